@@ -1,0 +1,27 @@
+# The two commands of the README. Both set up .venv first (idempotent; see scripts/setup.sh).
+SHELL := /bin/bash
+BASEMODEL_DATA ?= $(abspath ../shared/data)
+export BASEMODEL_DATA
+
+.PHONY: setup demo test test-notebooks test-pytest sync-check
+
+setup:
+	bash scripts/setup.sh
+
+## the main job: fine-tune the default model on the embedded default data (Rotten Tomatoes), a few minutes on CPU
+demo: setup
+	.venv/bin/basemodel-course train --task rotten_tomatoes
+
+## every test: all notebooks (nbdev-test) and the pytest suite
+test: setup test-notebooks test-pytest
+
+test-notebooks:
+	.venv/bin/nbdev-test --n-workers 2 --timing
+
+test-pytest:
+	.venv/bin/pytest -n 2 tests
+
+## nbdev-clean and nbdev-export must leave git clean
+sync-check:
+	.venv/bin/nbdev-clean && .venv/bin/nbdev-export
+	@test -z "$$(git status --porcelain)" || { echo "nbdev-clean/nbdev-export changed files:"; git status --porcelain; exit 1; }

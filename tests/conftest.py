@@ -1,0 +1,32 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT/"data"/"examples"
+CLI = [sys.executable, "-m", "basemodel_course.cli"]
+
+
+def run_cli(*args, check=False, **kw):
+    "Run the CLI in a fresh process; returns the CompletedProcess."
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "PYTHONUNBUFFERED": "1"}
+    r = subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, **kw)
+    if check and r.returncode != 0: raise AssertionError(f"exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    return r
+
+
+def tiny_args(out, *extra):
+    "A tiny local training run on the project's own example sentences."
+    return ["train", "--task", "local", "--train-file", EXAMPLES/"tiny_sentiment_train.csv",
+            "--validation-file", EXAMPLES/"tiny_sentiment_validation.csv", "--test-file", EXAMPLES/"tiny_sentiment_test.csv",
+            "--batch-size", "8", "--epochs", "2", "--lr", "1e-4", "--max-length", "32", "--no-progress", "--out", out, *extra]
+
+
+@pytest.fixture
+def shared_data():
+    d = os.environ.get("BASEMODEL_DATA")
+    if not d or not (Path(d)/"sst2").is_dir(): pytest.skip("BASEMODEL_DATA with sst2/ not available")
+    return Path(d)
