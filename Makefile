@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BASEMODEL_DATA ?= $(abspath ../shared/data)
 export BASEMODEL_DATA
 
-.PHONY: setup demo test test-notebooks test-pytest sync-check
+.PHONY: setup demo test test-notebooks test-pytest sync-check readme
 
 setup:
 	bash scripts/setup.sh
@@ -21,7 +21,11 @@ test-notebooks:
 test-pytest:
 	.venv/bin/pytest -n 2 tests
 
-## nbdev-clean and nbdev-export must leave git clean
+## README.md is generated from nbs/index.ipynb (nbdev-readme where Quarto exists, else our converter)
+readme:
+	command -v quarto >/dev/null && .venv/bin/nbdev-readme || .venv/bin/python scripts/make_readme.py
+
+## nbdev-clean, nbdev-export and the README converter must leave git clean
 sync-check:
-	.venv/bin/nbdev-clean && .venv/bin/nbdev-export
+	.venv/bin/nbdev-clean && .venv/bin/nbdev-export && .venv/bin/python scripts/make_readme.py
 	@test -z "$$(git status --porcelain)" || { echo "nbdev-clean/nbdev-export changed files:"; git status --porcelain; exit 1; }

@@ -54,6 +54,7 @@ def load_base_model(
     dtype:torch.dtype|None=None, # weights dtype; None keeps float32
     gguf_file:str|None=None, # load a GGUF checkpoint from the folder (dequantised to `dtype`)
     trust_remote_code:bool=False, # never on by default: it runs code from the model's repository
+    seed:int|None=None, # seeds the random initialisation of the new head; None draws from the global torch RNG
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     "A pretrained transformers model with the head for `task`, plus its tokenizer."
     if task not in HEADS: raise BasemodelError(f"unknown model task '{task}'; choose one of {list(HEADS)}")
@@ -68,7 +69,9 @@ def load_base_model(
                 "label2id": {n: i for i, n in enumerate(label_names)}}
     try:
         tokenizer = AutoTokenizer.from_pretrained(src, **kw)
-        model = HEADS[task].from_pretrained(src, **mkw)
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):  # a seeded head, global RNG untouched
+            if seed is not None: torch.manual_seed(seed)
+            model = HEADS[task].from_pretrained(src, **mkw)
     except (OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BasemodelError(f"could not load model '{name_or_path or DEFAULT_MODEL}' for {task}: {first}") from None

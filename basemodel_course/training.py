@@ -53,7 +53,7 @@ class TrainConfig:
     log_every:int=50 # optimizer steps between log lines (each costs one host-device sync)
     max_steps:int|None=None # stop after this many optimizer steps (overrides epochs)
     save_every:int|None=500 # also write a resumable checkpoint every N steps (and always at evaluations and epoch ends)
-    seed:int=42 # seeds weights of the new head, dropout and the data order
+    seed:int=42 # seeds dropout and the data order (seed the new head with `load_base_model(..., seed=)`)
     device:str|None=None # None: cuda > mps > cpu
     num_workers:int=0 # DataLoader worker processes
     compile:bool=False # wrap the model in torch.compile

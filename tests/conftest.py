@@ -30,3 +30,12 @@ def shared_data():
     d = os.environ.get("BASEMODEL_DATA")
     if not d or not (Path(d)/"sst2").is_dir(): pytest.skip("BASEMODEL_DATA with sst2/ not available")
     return Path(d)
+
+
+def assert_user_error(r, *fragments):
+    "Exit status 2, a single line on stderr naming the problem, no traceback."
+    assert r.returncode == 2, (r.returncode, r.stderr[-1500:])
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("basemodel-course: error: "), r.stderr[-1500:]
+    for f in fragments: assert f in err[0], err[0]
+    return err[0]

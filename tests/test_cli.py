@@ -11,16 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import CLI, EXAMPLES, ROOT, run_cli, tiny_args
-
-
-def assert_user_error(r, *fragments):
-    "Exit status 2, a single line on stderr naming the problem, no traceback."
-    assert r.returncode == 2, (r.returncode, r.stderr[-1500:])
-    err = r.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("basemodel-course: error: "), r.stderr[-1500:]
-    for f in fragments: assert f in err[0], err[0]
-    return err[0]
+from conftest import CLI, EXAMPLES, ROOT, assert_user_error, run_cli, tiny_args
 
 
 # ---------------------------------------------------------------- bad input: one sentence, nothing written

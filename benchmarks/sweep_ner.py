@@ -1,0 +1,51 @@
+"""A small learning-rate / epochs / label-policy sweep for an NER task, selected on dev, reported on test.
+
+    python benchmarks/sweep_ner.py --task wnut17 --out runs/wnut17-sweep
+
+Each configuration is one `basemodel-course train` run (evaluated every epoch; the best epoch on dev is kept).
+The configuration with the best dev entity F1 is the one to report; the table lists test figures for all of
+them so the reader can see how much selection on dev matters. Results go to OUT/sweep.json and OUT/sweep.md."""
+import argparse, json, subprocess, sys, time
+from pathlib import Path
+
+GRID = [  # (name, lr, epochs, label every sub-word?)
+    ("lr1e-4_ep6_first", 1e-4, 6, False),
+    ("lr1e-4_ep6_all", 1e-4, 6, True),
+    ("lr2e-4_ep6_all", 2e-4, 6, True),
+    ("lr5e-5_ep10_all", 5e-5, 10, True),
+]
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", default="wnut17"); p.add_argument("--out", default=None)
+    p.add_argument("--seed", type=int, default=42); p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--only", nargs="*", default=None, help="names of grid entries to run")
+    a = p.parse_args()
+    out = Path(a.out or f"runs/{a.task}-sweep"); out.mkdir(parents=True, exist_ok=True)
+    cli = [sys.executable, "-m", "basemodel_course.cli"]
+    rows = []
+    for name, lr, epochs, all_sub in GRID:
+        if a.only and name not in a.only: continue
+        run = out/name
+        if not (run/"metrics.json").exists():
+            cmd = [*cli, "train", "--task", a.task, "--lr", str(lr), "--epochs", str(epochs), "--batch-size", str(a.batch_size),
+                   "--seed", str(a.seed), "--out", str(run), "--no-progress", "--overwrite"]
+            if all_sub: cmd.append("--label-all-subwords")
+            if (run/"checkpoint"/"trainer_state.pt").exists(): cmd = [*cli, "train", "--resume", str(run), "--no-progress"]
+            t0 = time.time(); print(" ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            print(f"  {name}: {time.time() - t0:.0f} s", flush=True)
+        dev = json.loads((run/"metrics-validation.json").read_text()); test = json.loads((run/"metrics.json").read_text())
+        rows.append({"name": name, "lr": lr, "epochs": epochs, "label_all_subwords": all_sub, "best_step": test["best_step"],
+                     "dev_f1": dev["metrics"]["f1"]["value"], "test_f1": test["metrics"]["f1"]["value"],
+                     "test_f1_ci95": test["metrics"]["f1"]["ci95"]})
+    best = max(rows, key=lambda r: r["dev_f1"])
+    (out/"sweep.json").write_text(json.dumps({"task": a.task, "selected": best["name"], "rows": rows}, indent=1))
+    lines = ["| config | lr | epochs | label policy | dev F1 | test F1 (95% CI) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lo, hi = r["test_f1_ci95"]; mark = " **(selected on dev)**" if r is best else ""
+        lines.append(f"| {r['name']}{mark} | {r['lr']:g} | {r['epochs']} | {'every sub-word' if r['label_all_subwords'] else 'first sub-word'} "
+                     f"| {100*r['dev_f1']:.1f} | {100*r['test_f1']:.1f} [{100*lo:.1f}, {100*hi:.1f}] |")
+    (out/"sweep.md").write_text("\n".join(lines) + "\n"); print("\n".join(lines))
+
+if __name__ == "__main__": main()
