@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BASEMODEL_DATA ?= $(abspath ../shared/data)
 export BASEMODEL_DATA
 
-.PHONY: setup demo test test-notebooks test-pytest sync-check readme
+.PHONY: setup demo test test-notebooks test-pytest sync-check readme docs-check
 
 setup:
 	bash scripts/setup.sh
@@ -12,14 +12,17 @@ setup:
 demo: setup
 	.venv/bin/basemodel-course train --task rotten_tomatoes
 
-## every test: all notebooks (nbdev-test) and the pytest suite
-test: setup test-notebooks test-pytest
+## every test: all notebooks (nbdev-test), the pytest suite, and the docs pages (processed and rendered without Quarto)
+test: setup test-notebooks test-pytest docs-check
 
 test-notebooks:
 	.venv/bin/nbdev-test --n-workers 2 --timing
 
 test-pytest:
 	.venv/bin/pytest -n 2 tests
+
+docs-check:
+	.venv/bin/python scripts/docs_check.py
 
 ## README.md is generated from nbs/index.ipynb (nbdev-readme where Quarto exists, else our converter)
 readme:
