@@ -189,9 +189,9 @@ def cmd_train(args) -> dict:
     transformers.logging.set_verbosity_error()
     if args.no_progress:
         import datasets; datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
-    acc = distributed()  # under `accelerate launch`: one of several processes, and only the main one writes
-    main = acc is None or acc.is_main_process
     conf = resolve_config(args)
+    acc = distributed(conf["train"]["device"])  # under `accelerate launch`: one of several processes, and only the main one writes
+    main = acc is None or acc.is_main_process
     if acc:
         from accelerate.utils import broadcast_object_list
         conf["out"] = broadcast_object_list([conf["out"]])[0]  # one run folder, even if the clocks' seconds differ

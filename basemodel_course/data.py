@@ -453,18 +453,17 @@ def _conll_loader(files:dict, labels:list[str], tag_column:int=-1):
         return dsd
     return load
 
-register_task(TaskSpec("wnut17", "token-classification",
-                       _conll_loader({"train": "train.conll", "validation": "dev.conll", "test": "test.conll"}, WNUT17_LABELS),
-                       "WNUT-17 emerging-entity NER (6 types), CoNLL columns; reported on test", report_split="test",
-                       hub={"path": "leondz/wnut_17", "columns": {}, "splits": {"train": "train", "validation": "validation", "test": "test"},
-                            "label_names": WNUT17_LABELS, "label_column": "ner_tags"},
-                       defaults={"epochs": 4, "lr": 1e-4, "batch_size": 16, "warmup_ratio": 0.1}))
-register_task(TaskSpec("conll2003", "token-classification",
-                       _conll_loader({"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}, CONLL03_LABELS),
-                       "CoNLL-2003 English NER (PER, ORG, LOC, MISC); reported on test", report_split="test",
-                       hub={"path": "eriktks/conll2003", "columns": {}, "splits": {"train": "train", "validation": "validation", "test": "test"},
-                            "label_names": CONLL03_LABELS, "label_column": "ner_tags"},
-                       defaults={"epochs": 3, "lr": 1e-4, "batch_size": 16, "warmup_ratio": 0.1}))
+def _register_ner_task(name:str, files:dict, labels:list[str], description:str, hub_path:str, epochs:int) -> TaskSpec:
+    "An NER task: local CoNLL files (train/validation/test) with the Hub as fallback, reported on test."
+    return register_task(TaskSpec(name, "token-classification", _conll_loader(files, labels), description, report_split="test",
+                                  hub={"path": hub_path, "columns": {}, "splits": {s: s for s in ("train", "validation", "test")},
+                                       "label_names": labels, "label_column": "ner_tags"},
+                                  defaults={"epochs": epochs, "lr": 1e-4, "batch_size": 16, "warmup_ratio": 0.1}))
+
+_register_ner_task("wnut17", {"train": "train.conll", "validation": "dev.conll", "test": "test.conll"}, WNUT17_LABELS,
+                   "WNUT-17 emerging-entity NER (6 types), CoNLL columns; reported on test", "leondz/wnut_17", epochs=4)
+_register_ner_task("conll2003", {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}, CONLL03_LABELS,
+                   "CoNLL-2003 English NER (PER, ORG, LOC, MISC); reported on test", "eriktks/conll2003", epochs=3)
 
 # %% ../nbs/api/02_data.ipynb #d4e27210
 def align_labels(

@@ -130,6 +130,9 @@ def _parent(model:torch.nn.Module, name:str):
     parent, _, child = name.rpartition(".")
     return (model.get_submodule(parent) if parent else model), child
 
+def _head_names(model) -> list[str]:
+    return [n for n, _ in model.named_modules() if n.split(".")[-1] in ("classifier", "score")]
+
 # %% ../nbs/api/03_models.ipynb #4f87452a
 def apply_lora(
     model:torch.nn.Module, # e.g. from `load_base_model`
@@ -149,9 +152,8 @@ def apply_lora(
         parent, child = _parent(model, n)
         setattr(parent, child, LoRALinear(getattr(parent, child), r, alpha, dropout))
     if train_head:
-        for n, m in model.named_modules():
-            if n.split(".")[-1] in ("classifier", "score"):
-                for p in m.parameters(): p.requires_grad_(True)
+        for n in _head_names(model):
+            for p in model.get_submodule(n).parameters(): p.requires_grad_(True)
     return names
 
 def merge_lora(model:torch.nn.Module) -> torch.nn.Module:
@@ -164,9 +166,6 @@ def merge_lora(model:torch.nn.Module) -> torch.nn.Module:
 
 # %% ../nbs/api/03_models.ipynb #aa6eafff
 PEFT_METHODS = ("full", "lora", "lora_scratch", "ia3", "prompt_tuning", "p_tuning", "prefix_tuning", "bitfit", "freeze")
-
-def _head_names(model) -> list[str]:
-    return [n for n, _ in model.named_modules() if n.split(".")[-1] in ("classifier", "score")]
 
 def prepare_peft(
     model:torch.nn.Module, # a transformers model with a task head, e.g. from `load_base_model`

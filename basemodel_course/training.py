@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from accelerate.utils import broadcast_object_list
+from accelerate.utils import broadcast_object_list, extract_model_from_parallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -139,15 +139,15 @@ def load_checkpoint(run_dir:Path) -> dict:
 
 def unwrap(model):
     "The underlying transformers model of a `torch.compile`d and/or DistributedDataParallel-wrapped one."
-    from accelerate.utils import extract_model_from_parallel
     return extract_model_from_parallel(model, keep_torch_compile=False)
 
-def distributed(cpu:bool|None=None # run on CPU (gloo); None: when no CUDA GPU is present
+def distributed(device:str|None=None # the configured device (`TrainConfig.device`); "cpu", or None on a machine without CUDA, runs on CPU (gloo)
                ):
     "Accelerate's `Accelerator` when this process is one of several (`accelerate launch`, `torchrun`), else None."
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1: return None
     from accelerate import Accelerator
-    return Accelerator(cpu=not torch.cuda.is_available() if cpu is None else cpu)  # cpu=True: Accelerate's MULTI_CPU mode
+    cpu = device == "cpu" or (device is None and not torch.cuda.is_available())
+    return Accelerator(cpu=cpu)  # cpu=True: Accelerate's MULTI_CPU mode
 
 # %% ../nbs/api/04_training.ipynb #b9937412
 def reuse_host_memory() -> bool:
@@ -222,7 +222,7 @@ def train(
 ) -> TrainResult:
     "Fine-tune `model` with cross-entropy; keeps the best model by `cfg.metric` in `run_dir/model`."
     cfg.validate()
-    acc = distributed(cpu=True if cfg.device == "cpu" else None)  # None in a single process
+    acc = distributed(cfg.device)  # None in a single process
     main = acc is None or acc.is_main_process  # only the main process writes
     run_dir = Path(run_dir)
     if main: run_dir.mkdir(parents=True, exist_ok=True)
@@ -298,7 +298,7 @@ def train(
                                 num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
                                 generator=torch.Generator().manual_seed(cfg.seed))  # own generator: never draws from the global RNG
             if acc:  # each process takes every world-th batch; a resumed epoch skips what this process already did
-                loader = acc.prepare_data_loader(loader)
+                loader = acc.prepare_data_loader(loader, device_placement=False)  # `_to` below places batches, after counting tokens on the host
                 if c["micro_done"]: loader = acc.skip_first_batches(loader, c["micro_done"])
             for batch in loader:
                 n_real = batch["attention_mask"].sum() if "attention_mask" in batch else torch.zeros(())
