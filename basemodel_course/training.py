@@ -194,8 +194,14 @@ def save_model(model, dest:Path, tokenizer=None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True); raise
 
 def load_weights(model:torch.nn.Module, folder:Path) -> None:
-    "Load the safetensors weights in `folder` into `model`; tied weights (absent from the files) stay tied."
+    "Load the safetensors weights in `folder` into `model`; tied weights (absent from the files) stay tied. A peft adapter folder loads into a `PeftModel`."
     from safetensors.torch import load_file
+    adapter = Path(folder)/"adapter_model.safetensors"
+    if adapter.exists():  # what a PeftModel's save_pretrained writes: the adapter (and trained head) only
+        from peft import set_peft_model_state_dict
+        res = set_peft_model_state_dict(model, load_file(adapter))
+        if res.unexpected_keys: raise BasemodelError(f"adapter '{adapter}' does not fit the model (unexpected {res.unexpected_keys[:3]})")
+        return
     sd = {}
     for f in sorted(Path(folder).glob("*.safetensors")): sd.update(load_file(f))
     missing, unexpected = model.load_state_dict(sd, strict=False)
@@ -219,6 +225,7 @@ def train(
     resume:bool=False, # continue from `run_dir/checkpoint`
     progress:bool=True, # show a progress bar
     on_step:Callable[[int], None]|None=None, # called after every optimizer step (tests use it to inject faults)
+    loss_fn:Callable[[torch.Tensor, dict], torch.Tensor]|None=None, # (logits, batch) -> loss; None: the model's own `.loss` from `labels`
 ) -> TrainResult:
     "Fine-tune `model` with cross-entropy; keeps the best model by `cfg.metric` in `run_dir/model`."
     cfg.validate()
@@ -306,7 +313,8 @@ def train(
                 sync = (c["micro_done"] + 1) % cfg.grad_accum == 0 or c["micro_done"] + 1 >= micro_per_epoch
                 with acc.no_sync(ddp) if acc and not sync else contextlib.nullcontext():  # no all-reduce mid-accumulation
                     with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                        loss = fmodel(**batch).loss / cfg.grad_accum
+                        if loss_fn is None: loss = fmodel(**batch).loss / cfg.grad_accum
+                        else: loss = loss_fn(fmodel(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch) / cfg.grad_accum
                     (scaler.scale(loss) if scaler else loss).backward()
                 loss_acc += loss.detach()
                 c["micro_done"] += 1; seen += world * len(batch["labels"]); tokens += world * int(n_real)

