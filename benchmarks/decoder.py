@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse, json, os, platform, resource, subprocess, sys, tempfile, time
 from pathlib import Path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]  # keep benchmarks/peft.py from shadowing the peft package
 
 HERE = Path(__file__).resolve().parent
 LABEL_WORDS = ["negative", "positive"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse, gc, json, os, platform, shutil, sys, tempfile, threading, time
 from pathlib import Path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]  # keep benchmarks/peft.py from shadowing the peft package
 
 import numpy as np
 import psutil

@@ -7,6 +7,7 @@ The configuration with the best dev entity F1 is the one to report; the table li
 them so the reader can see how much selection on dev matters. Results go to OUT/sweep.json and OUT/sweep.md."""
 import argparse, json, subprocess, sys, time
 from pathlib import Path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]  # keep benchmarks/peft.py from shadowing the peft package
 
 GRID = [  # (name, lr, epochs, label every sub-word?); each run keeps its best epoch on dev
     ("lr1e-4_ep8_all", 1e-4, 8, True),
