@@ -201,9 +201,9 @@ def prepare(conf:dict, data_dir_override:str|None=None):
 # %% ../nbs/api/06_cli.ipynb #20b3483f
 MERGEABLE = ("lora", "ia3", "lora_scratch")
 
-def _peft_kwargs(conf:dict) -> dict:
-    p = conf.get("peft") or {"method": "full"}
-    return {k: v for k, v in p.items() if k != "method"}
+def _peft_conf(conf:dict) -> dict:
+    "The run's `prepare_peft` options (runs written before `--method` existed trained everything)."
+    return conf.get("peft") or {"method": "full"}
 
 def _unmerged(folder:Path) -> bool:
     "Does `folder` hold an adapter, or a model with `LoRALinear` weights in it?"
@@ -216,12 +216,12 @@ def finalize_model(run:Path, conf:dict, head:str, tok) -> str:
     import os
     from basemodel_course.models import load_base_model, merge_lora, prepare_peft
     from basemodel_course.training import MODEL_DIR, load_weights, save_model
-    method = (conf.get("peft") or {}).get("method", "full")
-    folder = run/MODEL_DIR
+    peft_conf = _peft_conf(conf)
+    method, folder = peft_conf["method"], run/MODEL_DIR
     if method not in MERGEABLE or not _unmerged(folder): return method  # nothing to merge, or merged already
     base, _ = load_base_model(conf["model"], head, label_names=conf["label_names"])
     if method == "lora_scratch":
-        m = prepare_peft(base, "lora_scratch", task=head, **_peft_kwargs(conf))
+        m = prepare_peft(base, task=head, **peft_conf)
         load_weights(m, folder); merged = merge_lora(m)
     else:
         from peft import PeftModel
@@ -271,7 +271,7 @@ def cmd_train(args) -> dict:
     label_names = kind.label_names()
     cfg = TrainConfig.from_dict(conf["train"])
     model, tok = load_base_model(conf["model"], kind.head, label_names=label_names, seed=cfg.seed)  # seeded head
-    peft_conf = conf.get("peft") or {"method": "full"}
+    peft_conf = _peft_conf(conf)
     model = prepare_peft(model, task=kind.head, **peft_conf)
     enc = kind.encode(tok)
     coll = kind.collator(tok)

@@ -38,6 +38,10 @@ def next_token(
     return torch.multinomial(torch.softmax(z, -1), 1, generator=generator).squeeze(-1)
 
 # %% ../nbs/api/07_generation.ipynb #cab79c20
+def _positions(mask:torch.Tensor) -> torch.Tensor:
+    "Position ids of left-padded rows: 0, 1, ... from each row's first real token (padding gets 0, and is masked)."
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
 @torch.no_grad()
 def generate(
     model:torch.nn.Module, # a causal LM (`AutoModelForCausalLM`)
@@ -57,7 +61,7 @@ def generate(
     if (mask[:, -1] == 0).any(): raise BasemodelError("generate needs left padding: a prompt ends in a padding position")
     eos = torch.tensor([eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id or []), device=input_ids.device)
     pad = pad_token_id if pad_token_id is not None else (int(eos[0]) if len(eos) else 0)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)  # positions of real tokens: 0, 1, ... after the padding
+    pos = _positions(mask)
     out = model(input_ids=input_ids, attention_mask=mask, position_ids=pos, use_cache=True)
     ids, done = input_ids, torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
     for step in range(max_new_tokens):
@@ -151,7 +155,7 @@ def _pad(seqs:list[list[int]], pad:int, left:bool) -> tuple[torch.Tensor, torch.
 
 def _last_logits(model, ids:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
     "(B, V) logits after the last column of left-padded `ids`; computes the vocabulary projection for that column only where the model allows."
-    kw = dict(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0))
+    kw = dict(input_ids=ids, attention_mask=mask, position_ids=_positions(mask))
     try: return model(**kw, logits_to_keep=1).logits[:, -1]
     except TypeError: return model(**kw).logits[:, -1]  # a model without `logits_to_keep`
 

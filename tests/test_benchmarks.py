@@ -6,11 +6,16 @@ import sys
 from conftest import ROOT
 
 
+def run_benchmark(script:str, *args):
+    "Run benchmarks/SCRIPT with ARGS in a fresh process; fails the test with its stderr if it exits non-zero."
+    r = subprocess.run([sys.executable, ROOT/"benchmarks"/script, *map(str, args)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
 def test_speed_benchmark_smoke(tmp_path, shared_data):
     out = tmp_path/"speed.json"
-    r = subprocess.run([sys.executable, ROOT/"benchmarks"/"speed.py", "--max-train-samples", "64", "--peak-seconds", "0.05",
-                        "--data-dir", shared_data, "--out", out], capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_benchmark("speed.py", "--max-train-samples", "64", "--peak-seconds", "0.05", "--data-dir", shared_data, "--out", out)
     res = json.loads(out.read_text())
     for k in ("ours_samples_per_s", "trainer_default_samples_per_s", "trainer_tuned_samples_per_s", "ours_fraction_of_peak"):
         assert res[k] > 0, k
@@ -23,9 +28,7 @@ def test_speed_benchmark_smoke(tmp_path, shared_data):
 
 def test_peft_benchmark_smoke(tmp_path, shared_data):
     out = tmp_path/"peft.json"
-    r = subprocess.run([sys.executable, ROOT/"benchmarks"/"peft.py", "--configs", "full,lora,bitfit", "--max-train-samples", "64",
-                        "--data-dir", shared_data, "--out", out], capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
+    run_benchmark("peft.py", "--configs", "full,lora,bitfit", "--max-train-samples", "64", "--data-dir", shared_data, "--out", out)
     rows = json.loads(out.read_text())
     assert [x["name"] for x in rows] == ["full", "lora", "bitfit"]
     for x in rows:
@@ -39,10 +42,8 @@ def test_peft_benchmark_smoke(tmp_path, shared_data):
 
 def test_decoder_benchmark_smoke(tmp_path, shared_data):
     out = tmp_path/"decoder.json"
-    r = subprocess.run([sys.executable, ROOT/"benchmarks"/"decoder.py", "--rows", "zero_shot,lora", "--max-dev", "16",
-                        "--train-samples", "16", "--data-dir", shared_data, "--out", out, "--peft-results", tmp_path/"none.json"],
-                       capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
+    run_benchmark("decoder.py", "--rows", "zero_shot,lora", "--max-dev", "16", "--train-samples", "16", "--data-dir", shared_data,
+                  "--out", out, "--peft-results", tmp_path/"none.json")
     rows = json.loads(out.read_text())
     assert [x["name"] for x in rows] == ["zero_shot", "lora"]
     zs, lora = rows
