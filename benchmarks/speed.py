@@ -1,6 +1,6 @@
 """Training speed: our loop against HF `Trainer` (defaults, then tuned), with this machine's matmul peak as the yardstick.
 
-    python benchmarks/speed.py [--max-train-samples N] [--quick] [--levers] [--out benchmarks/results/speed.json]
+    python benchmarks/speed.py [--max-train-samples N] [--quick] [--levers] [--repeats K] [--out benchmarks/results/speed.json]
 
 One process, in this order:
 1. peak: the best matrix-multiply throughput torch reaches here, per precision, on the model's own GEMM shapes;
@@ -9,7 +9,9 @@ One process, in this order:
    no per-step host syncs);
 3. HF Trainer with its defaults (random order, dynamic padding, fp32, fused AdamW in transformers 5);
 4. HF Trainer tuned: `train_sampling_strategy="group_by_length"`, bf16 where supported, fused AdamW.
-With `--levers`, our loop is run again with one lever switched off at a time, to measure each lever's effect.
+With `--repeats K`, our loop and Trainer tuned (the close pair) are run K times each, alternating, and the
+reported figures are the medians; the per-trial speed-ups (ours over the Trainer run that follows it) give the
+spread. With `--levers`, our loop is run again with one lever switched off at a time, to measure each lever's effect.
 On CPU (glibc), freed memory is kept for reuse (`reuse_host_memory`) for all runs alike, ours and Trainer's.
 
 Every run uses the same model (the packaged MiniLM, head seeded identically), data, batch size, lr, linear
@@ -183,6 +185,15 @@ def run_trainer(train_ds, dev, tok, hp, device, seed, tuned:bool, bf16:bool) -> 
     return _row(trainer.model, coll, wall, mem, device, dev, tok, settings)
 
 
+def median_run(rs:list[dict]) -> dict:
+    "The trial with the median samples/s (lower median for an even count), with every trial's samples/s and dev accuracy attached."
+    r = dict(sorted(rs, key=lambda x: x["samples_per_s"])[(len(rs) - 1) // 2])
+    if len(rs) > 1:
+        r["trials_samples_per_s"] = [x["samples_per_s"] for x in rs]
+        r["trials_dev_accuracy"] = [x["dev_accuracy"] for x in rs]
+    return r
+
+
 def _row(model, coll, wall, mem, device, dev, tok, settings) -> dict:
     N, n_layer, d = flops_per_sequence(model)
     fl = training_flops(coll.lengths, N, n_layer, d)
@@ -232,11 +243,13 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=32); p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--max-length", type=int, default=128); p.add_argument("--seed", type=int, default=42)
     p.add_argument("--data-dir", default=None, help="folder with sst2/ (default: $BASEMODEL_DATA)")
+    p.add_argument("--repeats", type=int, default=1, help="run ours and Trainer tuned this many times each, alternating; report medians")
     p.add_argument("--only", nargs="*", default=None, help="run only these of: ours trainer_default trainer_tuned")
     p.add_argument("--peak-seconds", type=float, default=1.5, help="time each matmul shape this long")
     p.add_argument("--out", default=str(HERE/"results"/"speed.json"))
     a = p.parse_args(argv)
     n = a.max_train_samples or (3000 if a.quick else 8000)
+    if a.repeats < 1: p.error(f"--repeats must be at least 1, got {a.repeats}")
     device = get_device(None)
     # glibc keeps freed memory for every run alike (one-way and process-wide; its own effect is measured by
     # benchmarks/step_profile.py in separate processes)
@@ -268,12 +281,17 @@ def main(argv=None):
     warm_up(train_ds, tok, device, list(precisions.values()))
     runs = {}
     want = set(a.only or ["ours", "trainer_default", "trainer_tuned"])
-    if "ours" in want:
-        print("our loop ...", flush=True); runs["ours"] = run_ours(train_ds, dev, tok, hp, device, ours_prec, a.seed)
-    if "trainer_default" in want:
-        print("HF Trainer, defaults ...", flush=True); runs["trainer_default"] = run_trainer(train_ds, dev, tok, hp, device, a.seed, False, False)
-    if "trainer_tuned" in want:
-        print("HF Trainer, tuned ...", flush=True); runs["trainer_tuned"] = run_trainer(train_ds, dev, tok, hp, device, a.seed, True, hw_bf16)
+    trials = {"ours": [], "trainer_tuned": []}
+    for k in range(a.repeats):
+        tag = f" (trial {k + 1}/{a.repeats})" if a.repeats > 1 else ""
+        if "ours" in want:
+            print(f"our loop{tag} ...", flush=True); trials["ours"].append(run_ours(train_ds, dev, tok, hp, device, ours_prec, a.seed))
+        if k == 0 and "trainer_default" in want:
+            print("HF Trainer, defaults ...", flush=True); runs["trainer_default"] = run_trainer(train_ds, dev, tok, hp, device, a.seed, False, False)
+        if "trainer_tuned" in want:
+            print(f"HF Trainer, tuned{tag} ...", flush=True); trials["trainer_tuned"].append(run_trainer(train_ds, dev, tok, hp, device, a.seed, True, hw_bf16))
+    for k, rs in trials.items():
+        if rs: runs[k] = median_run(rs)
     levers = {}
     if a.levers:
         for name, ov in LEVERS.items():
@@ -288,7 +306,7 @@ def main(argv=None):
            "train_samples": len(train_ds), "hyper_parameters": hp,
            "flop_formula": "per sequence of L real tokens: 6*N*L + 12*n_layer*d_model*L^2, N = encoder non-embedding parameters",
            "peak_gflops": {k: v["gflops"] for k, v in peak.items()}, "peak_per_shape": {k: v["per_shape"] for k, v in peak.items()},
-           "best_peak_precision": best_prec, "runs": runs, "levers": levers,
+           "best_peak_precision": best_prec, "runs": runs, "levers": levers, "repeats": a.repeats,
            "benchmark_wall_s": round(time.perf_counter() - t_start, 1)}
     if "ours" in runs:
         o = runs["ours"]
@@ -299,9 +317,16 @@ def main(argv=None):
             if k in runs:
                 res[f"{k}_samples_per_s"] = runs[k]["samples_per_s"]; res[f"{k}_dev_accuracy"] = runs[k]["dev_accuracy"]
                 res[f"speedup_vs_{k}"] = o["samples_per_s"] / runs[k]["samples_per_s"]
+        if a.repeats > 1 and "trainer_tuned" in runs:
+            pairs = [x["samples_per_s"] / y["samples_per_s"] for x, y in zip(trials["ours"], trials["trainer_tuned"])]
+            res["speedup_vs_trainer_tuned_trials"] = pairs
+            res["speedup_vs_trainer_tuned_range"] = [min(pairs), max(pairs)]
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
-    print(format_table(res)); print(f"wrote {out}")
+    print(format_table(res))
+    if "speedup_vs_trainer_tuned_trials" in res:
+        print("ours / Trainer tuned, per trial: " + ", ".join(f"{x:.3f}x" for x in res["speedup_vs_trainer_tuned_trials"]))
+    print(f"wrote {out}")
     return res
 
 

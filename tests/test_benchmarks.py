@@ -15,8 +15,11 @@ def run_benchmark(script:str, *args):
 
 def test_speed_benchmark_smoke(tmp_path, shared_data):
     out = tmp_path/"speed.json"
-    r = run_benchmark("speed.py", "--max-train-samples", "64", "--peak-seconds", "0.05", "--data-dir", shared_data, "--out", out)
+    r = run_benchmark("speed.py", "--max-train-samples", "64", "--peak-seconds", "0.05", "--repeats", "2",
+                      "--data-dir", shared_data, "--out", out)
     res = json.loads(out.read_text())
+    assert len(res["speedup_vs_trainer_tuned_trials"]) == 2 and len(res["runs"]["ours"]["trials_samples_per_s"]) == 2
+    assert res["runs"]["ours"]["samples_per_s"] in res["runs"]["ours"]["trials_samples_per_s"]  # the median trial
     for k in ("ours_samples_per_s", "trainer_default_samples_per_s", "trainer_tuned_samples_per_s", "ours_fraction_of_peak"):
         assert res[k] > 0, k
     assert set(res["peak_gflops"]) >= {"fp32", "bf16"} and all(v > 0 for v in res["peak_gflops"].values())
@@ -24,6 +27,18 @@ def test_speed_benchmark_smoke(tmp_path, shared_data):
         assert run["samples"] == 64 and 0 <= run["dev_accuracy"] <= 1, name
         assert run["real_tokens"] <= run["padded_tokens"], name
     assert "| ours |" in r.stdout and "HF Trainer, tuned" in r.stdout
+
+
+def test_exact_levers_benchmark_smoke(tmp_path, shared_data):
+    out = tmp_path/"levers.json"
+    r = run_benchmark("exact_levers.py", "--rounds", "1", "--steps-per-round", "1", "--data-dir", shared_data, "--out", out)
+    res = json.loads(out.read_text())
+    assert 0 < res["matmul_share"] < 1 and res["amdahl_ceiling"] > 1
+    assert set(res["variants"]) == {"baseline", "sparse_rows", "clip_in_adamw", "fast_dropout_mask", "all"}
+    assert res["variants"]["baseline"]["speedup_median"] == 1.0
+    # the sparse-row gradient and the clip folded into AdamW change rounding only, not the update
+    assert res["exactness"]["embedding_grad_max_diff"] < 1e-6 and res["exactness"]["weights_max_diff_after_3_steps"] < 1e-5
+    assert "| sparse_rows |" in r.stdout
 
 
 def test_peft_benchmark_smoke(tmp_path, shared_data):
