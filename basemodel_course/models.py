@@ -185,6 +185,11 @@ def lora_targets(model:torch.nn.Module) -> tuple[str, ...]:
     raise BasemodelError(f"no known attention projections in {type(model).__name__}; pass target_modules from {sorted(leaves)}")
 
 # %% ../nbs/api/03_models.ipynb #aa6eafff
+def _takes_past_key_values(model) -> bool:
+    "Whether the model or its backbone names `past_key_values` in forward: the way peft's prefix tuning passes its prefixes."
+    import inspect
+    return any("past_key_values" in inspect.signature(m.forward).parameters for m in (model, getattr(model, "base_model", model)))
+
 PEFT_METHODS = ("full", "lora", "lora_scratch", "ia3", "prompt_tuning", "p_tuning", "prefix_tuning", "bitfit", "freeze")
 
 def prepare_peft(
@@ -227,6 +232,11 @@ def prepare_peft(
     if tt is None: raise BasemodelError(f"prepare_peft supports classification, token-classification and causal-lm models, not '{task}'")
     if method in ("prompt_tuning", "p_tuning", "prefix_tuning") and task != "classification":
         raise BasemodelError(f"'{method}' prepends virtual tokens, which would shift token labels; use it for classification")
+    if method == "prefix_tuning" and not _takes_past_key_values(model):
+        import transformers
+        raise BasemodelError(f"prefix tuning in peft {peft.__version__} hands its prefixes over as `past_key_values`, which "
+                             f"{type(model).__name__} in transformers {transformers.__version__} does not take (transformers 5.24 "
+                             f"renamed it `cache`); install transformers<5.24 (what this package asks for) or pick another method")
     cfg = {"lora": lambda: peft.LoraConfig(task_type=tt, r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules)),
            "ia3": lambda: peft.IA3Config(task_type=tt),
            "prompt_tuning": lambda: peft.PromptTuningConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens),
