@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BASEMODEL_DATA ?= $(abspath ../shared/data)
 export BASEMODEL_DATA
 
-.PHONY: setup demo test test-notebooks test-pytest sync-check readme docs-check
+.PHONY: setup demo test test-notebooks test-pytest test-properties test-latest constraints sync-check readme docs-check
 
 setup:
 	bash scripts/setup.sh
@@ -23,6 +23,19 @@ test-pytest:
 
 docs-check:
 	.venv/bin/python scripts/docs_check.py
+
+## the property tests with hypothesis's `long` profile: fresh random examples, 20 times as many (CI runs them derandomised)
+test-properties: setup
+	HYPOTHESIS_PROFILE=long .venv/bin/pytest -n 2 tests/test_losses.py
+
+## the pytest suite against the newest releases of every dependency, in .venv-latest (setup pins constraints.txt)
+test-latest:
+	VENV=.venv-latest BASEMODEL_LATEST=1 bash scripts/setup.sh
+	.venv-latest/bin/pytest -n 2 tests
+
+## after a green CI run: record the exact versions that passed
+constraints:
+	{ head -2 constraints.txt; .venv/bin/pip freeze | grep -v -E "^#|^-e |^basemodel-course" | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 ## README.md is generated from nbs/index.ipynb (nbdev-readme where Quarto exists, else our converter)
 readme:

@@ -1,4 +1,4 @@
-"""Seeds, device choice, paths, user-facing errors and atomic file writes: the small pieces every other module uses.
+"""Seeds, device choice, paths and the run folder's layout, user-facing errors, typed configuration sections, and atomic file writes: the small pieces every other module uses.
 
 Docs: https://basemodel-course.github.io/basemodel_course/api/core.html.md"""
 
@@ -7,23 +7,57 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/core.html.md"""
 # %% ../nbs/api/00_core.ipynb #a400812a
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'BasemodelError', 'set_seed', 'get_device', 'autocast_dtype', 'fast_bf16', 'data_root',
-           'source_checkout', 'cache_dir', 'atomic_write_text', 'atomic_write_json', 'atomic_replace_dir']
+__all__ = ['PRECISIONS', 'BasemodelError', 'config_error', 'field_flag', 'section_from_dict', 'set_seed', 'get_device',
+           'autocast_dtype', 'fast_bf16', 'data_root', 'source_checkout', 'cache_dir', 'RunFolder', 'atomic_write_text',
+           'atomic_write_json', 'atomic_replace_dir']
 
 # %% ../nbs/api/00_core.ipynb #960634e3
 class BasemodelError(ValueError):
     "A problem with the user's input, stated in one sentence that names the file, line or field."
+
+# %% ../nbs/api/00_core.ipynb #7c0f1a21
+def config_error(
+    section:str, # the section's name in the run's configuration, e.g. "train"
+    name:str, # the field, e.g. "lr"
+    problem:str, # what is wrong, e.g. "must be positive, got 0"
+    flags:dict|None=None, # field -> command-line flag where it is not `--` + the field with dashes; None: no flag
+) -> BasemodelError:
+    "An error naming the field and its flag: `train.lr must be positive, got 0 (--lr)`."
+    flag = field_flag(name, flags)
+    return BasemodelError(f"{section}.{name} {problem}" + (f" ({flag})" if flag else ""))
+
+def field_flag(
+    name:str, # a field of a configuration section
+    flags:dict|None=None, # the section's exceptions: field -> flag, or None where no flag sets it
+) -> str|None:
+    "The command-line flag that sets a configuration field: `--` + the field with dashes, unless `flags` says otherwise."
+    return (flags or {}).get(name, "--" + name.replace("_", "-"))
+
+def section_from_dict(
+    cls:type, # a dataclass
+    d:dict, # its fields by name
+    section:str, # its name in the run's configuration, for the error
+):
+    "Build the dataclass `cls` from `d`, rejecting unknown keys by name."
+    if not isinstance(d, dict): raise BasemodelError(f"the '{section}' section must be a mapping of options, got {type(d).__name__}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    bad = sorted(set(d) - set(known))
+    if bad: raise BasemodelError(f"unknown {section} option(s) {bad}; known: {sorted(known)}")
+    return cls(**d)
 
 # %% ../nbs/api/00_core.ipynb #ac2db6ca
 def set_seed(
@@ -105,6 +139,42 @@ def cache_dir() -> Path:
         d = checkout/"data"/"cache" if checkout else Path.home()/".cache"/"basemodel_course"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+# %% ../nbs/api/00_core.ipynb #5f1e2d3c
+class _InRun:
+    "A file or folder of a run folder, by its path below the root: `RunFolder(r).config` is `r/config.json`."
+    def __init__(self, *parts:str): self.parts = parts
+    def __get__(self, folder, owner=None): return self if folder is None else folder.root.joinpath(*self.parts)
+
+@dataclass(frozen=True)
+class RunFolder:
+    "The layout of a run folder: the name of every file a run writes, in one place."
+    root:Path # the run's folder
+    CONFIG:ClassVar[str] = "config.json"
+    LOG:ClassVar[str] = "log.jsonl"
+    CHECKPOINT:ClassVar[str] = "checkpoint"
+    MODEL:ClassVar[str] = "model"
+    ADAPTER:ClassVar[str] = "adapter"
+    TRAINER_STATE:ClassVar[str] = "trainer_state.pt"
+    STATE_SUMMARY:ClassVar[str] = "state.json"
+    config:ClassVar = _InRun(CONFIG) # the configuration and metadata
+    log:ClassVar = _InRun(LOG) # training and evaluation records
+    checkpoint:ClassVar = _InRun(CHECKPOINT) # what --resume needs
+    checkpoint_model:ClassVar = _InRun(CHECKPOINT, MODEL) # the weights at the last checkpoint
+    trainer_state:ClassVar = _InRun(CHECKPOINT, TRAINER_STATE) # optimizer, schedule, RNG states, counters
+    state_summary:ClassVar = _InRun(CHECKPOINT, STATE_SUMMARY) # the counters, readable
+    model:ClassVar = _InRun(MODEL) # the best model
+    adapter:ClassVar = _InRun(ADAPTER) # a merged PEFT run's adapter
+
+    def __post_init__(self): object.__setattr__(self, "root", Path(self.root))
+
+    def metrics(self, split:str|None=None) -> Path:
+        "`metrics.json` for the report split (None), `metrics-SPLIT.json` for another."
+        return self.root/("metrics.json" if split is None else f"metrics-{split}.json")
+
+    def plot(self, name:str, split:str|None=None) -> Path:
+        "`NAME.png` for the report split (None), `NAME-SPLIT.png` for another."
+        return self.root/(f"{name}.png" if split is None else f"{name}-{split}.png")
 
 # %% ../nbs/api/00_core.ipynb #468c1ee8
 def atomic_write_text(

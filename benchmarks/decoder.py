@@ -11,7 +11,7 @@ with the larger log-probability (`label_logprobs`), and accuracy gets a 95% boot
 3. `lora`: LoRA on the decoder's query and value projections, trained with `causal_lm_loss` on prompt + answer
    sequences whose prompt tokens are masked with -100 (`completion_dataset`, `train(..., loss_fn=lm_loss)`).
 The encoder rows (full fine-tuning and LoRA of the default MiniLM) are the `full` and `lora` rows of
-`benchmarks/results/peft.json`, measured by `benchmarks/peft.py` on the same dev set; they are copied into the table
+`benchmarks/results/peft.json`, measured by `benchmarks/peft_methods.py` on the same dev set; they are copied into the table
 with their source named, not re-run.
 
 Each decoder row runs in its own process; it reports `dev_accuracy`, `ci95`, `trainable_params`, `train_s`, `eval_s`,
@@ -20,11 +20,10 @@ dequantised float32 size). Results are a JSON list of rows, plus a Markdown tabl
 """
 from __future__ import annotations
 
-import argparse, json, os, platform, resource, subprocess, sys, tempfile, time
+import argparse, json, resource, sys, tempfile, time
 from pathlib import Path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]  # keep benchmarks/peft.py from shadowing the peft package
 
-HERE = Path(__file__).resolve().parent
+from harness import RESULTS, command_line, emit_row, machine_info, run_rows, write_json, write_markdown
 LABEL_WORDS = ["negative", "positive"]
 
 
@@ -42,7 +41,7 @@ def run_one(row:str, a) -> dict:
     set_seed(a.seed)
     device = get_device()
     precision = "bf16" if fast_bf16(device) else "fp32"
-    dsd = load_task("sst2", a.data_dir)
+    dsd = load_task("sst2", a.data_dir).data
     dev, tr = dsd["validation"], dsd["train"]
     if a.max_dev: dev = dev.shuffle(seed=0).select(range(min(a.max_dev, len(dev))))  # smoke tests only; reported runs score all 872
     t0 = time.perf_counter()
@@ -82,11 +81,11 @@ def run_one(row:str, a) -> dict:
             "rss_after_load_mb": rss_after_load, "gguf_file_mb": gg.stat().st_size / 2**20,
             "dequantised_mb": sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20,
             "mean_prompt_tokens": float(np.mean([len(tok(p)["input_ids"]) for p in prompts])),
-            "n_dev": len(dev), "device": str(device), "precision": precision, "seed": a.seed}
+            "n_dev": len(dev), "device": str(device), "precision": precision, "seed": a.seed, "machine": machine_info()}
 
 
 def encoder_rows(peft_json:Path) -> list[dict]:
-    "The encoder's full fine-tuning and LoRA rows, from benchmarks/peft.py's results."
+    "The encoder's full fine-tuning and LoRA rows, from benchmarks/peft_methods.py's results."
     if not peft_json.exists(): return []
     out = []
     for r in json.loads(peft_json.read_text()):
@@ -95,7 +94,7 @@ def encoder_rows(peft_json:Path) -> list[dict]:
                         "dev_accuracy": r["dev_accuracy"], "ci95": r["ci95"], "trainable_params": r["trainable_params"],
                         "total_params": r["total_params"], "trainable_pct": r["trainable_pct"],
                         "train_s": r["seconds_per_epoch"] * r["epochs"], "eval_s": None, "peak_rss_mb": r["peak_rss_mb"],
-                        "train_samples": r["samples"], "epochs": r["epochs"], "source": "benchmarks/results/peft.json (benchmarks/peft.py)"})
+                        "train_samples": r["samples"], "epochs": r["epochs"], "source": "benchmarks/results/peft.json (benchmarks/peft_methods.py)"})
     return out
 
 
@@ -119,34 +118,27 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--max-dev", type=int, default=None, help="score a fixed random subset of the dev set (for smoke tests)")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", default=str(HERE/"results"/"decoder.json"))
-    p.add_argument("--peft-results", default=str(HERE/"results"/"peft.json"), help="where the encoder rows come from")
+    p.add_argument("--out", default=str(RESULTS/"decoder.json"))
+    p.add_argument("--peft-results", default=str(RESULTS/"peft.json"), help="where the encoder rows come from")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.one:
-        print("ROW " + json.dumps(run_one(a.one, a))); return 0
+        emit_row(run_one(a.one, a)); return 0
     rows_req = [r for r in a.rows.split(",") if r]
     bad = [r for r in rows_req if r not in ("zero_shot", "few_shot", "lora")]
     if bad: p.error(f"unknown row(s) {bad}; choose from zero_shot, few_shot, lora")
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
+    out, rows = Path(a.out), []
     passthrough = [x for x in (argv if argv is not None else sys.argv[1:])]
-    for i, r in enumerate(rows_req):
-        print(f"[{i + 1}/{len(rows_req)}] {r} ...", flush=True)
-        res = subprocess.run([sys.executable, __file__, *passthrough, "--one", r], capture_output=True, text=True)
-        line = [l for l in res.stdout.splitlines() if l.startswith("ROW ")]
-        if res.returncode or not line:
-            sys.stderr.write(res.stderr[-3000:]); raise SystemExit(f"row {r} failed (exit {res.returncode})")
-        row = json.loads(line[0][4:]) | {"machine": platform.processor() or platform.machine()}
+    for name, row in run_rows(__file__, rows_req, passthrough):
         rows.append(row)
         print(f"    dev {100*row['dev_accuracy']:.2f} [{100*row['ci95'][0]:.1f}, {100*row['ci95'][1]:.1f}], "
               f"train {row['train_s']:.0f} s, eval {row['eval_s']:.0f} s, peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
-        tmp = out.with_suffix(".json.tmp"); tmp.write_text(json.dumps(rows, indent=1)); os.replace(tmp, out)
+        write_json(out, rows)  # after every row: a kill loses nothing already measured
     rows += encoder_rows(Path(a.peft_results))
-    tmp = out.with_suffix(".json.tmp"); tmp.write_text(json.dumps(rows, indent=1)); os.replace(tmp, out)
+    write_json(out, rows)
     md = table(rows)
     print(md)
-    out.with_suffix(".md").write_text(f"`python benchmarks/decoder.py {' '.join(passthrough)}`\n\n" + md)
+    write_markdown(out.with_suffix(".md"), command_line(__file__, argv), md)
     return 0
 
 

@@ -32,21 +32,20 @@ None of these levers is in the library: `PERF_NOTES.md` says why.
 """
 from __future__ import annotations
 
-import argparse, copy, json, sys, time
-from pathlib import Path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]  # keep benchmarks/peft.py from shadowing the peft package
+import argparse, copy, time
 
 import numpy as np
 import torch
 import transformers
+from torch.profiler import ProfilerActivity, profile
 
 from basemodel_course.core import fast_bf16
 from basemodel_course.data import epoch_batches, load_task, make_collator, tokenize_dataset
 from basemodel_course.models import load_base_model
 from basemodel_course.training import TrainConfig, make_optimizer
+from harness import RESULTS, command_line, machine_info, write_json
 
 transformers.logging.set_verbosity_error()
-HERE = Path(__file__).resolve().parent
 MATMUL_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
 VARIANTS = {"baseline": set(), "sparse_rows": {"sparse_rows"}, "clip_in_adamw": {"clip_in_adamw"},
             "fast_dropout_mask": {"fast_dropout_mask"}, "all": {"sparse_rows", "clip_in_adamw", "fast_dropout_mask"}}
@@ -131,12 +130,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=12); p.add_argument("--steps-per-round", type=int, default=10)
     p.add_argument("--lr", type=float, default=1e-4); p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", default=str(HERE/"results"/"exact_levers.json"))
+    p.add_argument("--out", default=str(RESULTS/"exact_levers.json"))
     a = p.parse_args(argv)
     if a.rounds < 1 or a.steps_per_round < 1: p.error("--rounds and --steps-per-round must be at least 1")
     amp = torch.bfloat16 if fast_bf16(torch.device("cpu")) else None
     n_batches = (a.rounds + 1) * a.steps_per_round + 10
-    dsd = load_task("sst2", a.data_dir)
+    dsd = load_task("sst2", a.data_dir).data
     dsd["train"] = dsd["train"].select(range(min(32 * n_batches, len(dsd["train"]))))
     base, tok = load_base_model(None, "classification", label_names=["negative", "positive"], seed=42)
     ds = tokenize_dataset(dsd, tok, max_length=128)["train"]; coll = make_collator(tok)
@@ -146,7 +145,6 @@ def main(argv=None):
           f"{np.mean([b['input_ids'].numel() for b in batches]):.0f} padded tokens per batch", flush=True)
 
     # 1. the matmul floor of the baseline step
-    from torch.profiler import ProfilerActivity, profile
     v = Variant(base, set(), a.lr, amp)
     for b in batches[:3]: v.step(b)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -179,12 +177,12 @@ def main(argv=None):
 
     # 3. exactness
     exact = exactness(base, batches, a.lr)
-    res = {"command": "python benchmarks/exact_levers.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    res = {"command": command_line(__file__, argv), "machine": machine_info(),
            "precision": "bf16" if amp else "fp32", "threads": torch.get_num_threads(), "torch": torch.__version__,
            "rounds": a.rounds, "steps_per_round": a.steps_per_round,
            "matmul_share": mm / total, "amdahl_ceiling": total / mm, "profile_top_ops": top,
            "variants": rows, "exactness": exact}
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(res, indent=1) + "\n")
+    out = write_json(a.out, res)
     print("| variant | ms/step (median) | paired speed-up: median [q25, q75] |\n|---|---|---|")
     for k, r in rows.items():
         print(f"| {k} | {r['ms_per_step_median']:.1f} | {r['speedup_median']:.3f}x [{r['speedup_q25']:.3f}, {r['speedup_q75']:.3f}] |")

@@ -28,12 +28,10 @@ The device is picked automatically (cuda > mps > cpu); the script runs unchanged
 """
 from __future__ import annotations
 
-import argparse, gc, json, os, platform, shutil, sys, tempfile, threading, time
+import argparse, gc, shutil, sys, tempfile, time
 from pathlib import Path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]  # keep benchmarks/peft.py from shadowing the peft package
 
 import numpy as np
-import psutil
 import torch
 
 from basemodel_course.core import fast_bf16, get_device
@@ -42,28 +40,13 @@ from basemodel_course.evaluation import predict
 from basemodel_course.models import load_base_model
 from basemodel_course.training import TrainConfig, reuse_host_memory, train
 
+from harness import RESULTS, PeakRSS, command_line, machine_info, write_json
+
 import transformers
 transformers.logging.set_verbosity_error()
 
-HERE = Path(__file__).resolve().parent
-
 
 # ---------------------------------------------------------------- measuring helpers
-class PeakRSS:
-    "Samples this process's resident set size on a thread while a run is going; `.peak_mb` afterwards."
-    def __init__(self, every:float=0.05): self.every, self.peak, self._stop = every, 0, threading.Event()
-    def _loop(self):
-        proc = psutil.Process()
-        while not self._stop.is_set():
-            self.peak = max(self.peak, proc.memory_info().rss); self._stop.wait(self.every)
-    def __enter__(self):
-        self.peak = psutil.Process().memory_info().rss
-        self._t = threading.Thread(target=self._loop, daemon=True); self._t.start(); return self
-    def __exit__(self, *exc): self._stop.set(); self._t.join()
-    @property
-    def peak_mb(self) -> float: return self.peak / 2**20
-
-
 class CountingCollator:
     "Wraps a collator and records each batch's real sequence lengths and padded shape (the work really done)."
     def __init__(self, inner): self.inner, self.lengths, self.padded = inner, [], 0
@@ -114,12 +97,10 @@ def training_flops(lengths:list[list[int]], N:int, n_layer:int, d:int) -> float:
     return float((6 * N * L + 12 * n_layer * d * L**2).sum())
 
 
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or "unknown"
+def gemm_shapes(config, token_counts=(1024, 4096)) -> list[tuple[int, int, int]]:
+    "The (M, K, N) matrix multiplies of a training batch of this model: tokens x d x {d, d_ff} and tokens x d_ff x d."
+    d, f = config.hidden_size, config.intermediate_size
+    return [(T, k, n) for k, n in ((d, d), (d, f), (f, d)) for T in token_counts]
 
 
 # ---------------------------------------------------------------- the runs
@@ -246,7 +227,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1, help="run ours and Trainer tuned this many times each, alternating; report medians")
     p.add_argument("--only", nargs="*", default=None, help="run only these of: ours trainer_default trainer_tuned")
     p.add_argument("--peak-seconds", type=float, default=1.5, help="time each matmul shape this long")
-    p.add_argument("--out", default=str(HERE/"results"/"speed.json"))
+    p.add_argument("--out", default=str(RESULTS/"speed.json"))
     a = p.parse_args(argv)
     n = a.max_train_samples or (3000 if a.quick else 8000)
     if a.repeats < 1: p.error(f"--repeats must be at least 1, got {a.repeats}")
@@ -258,22 +239,25 @@ def main(argv=None):
     hp = {"batch_size": a.batch_size, "lr": a.lr, "max_length": a.max_length, "weight_decay": 0.01, "warmup_ratio": 0.06, "epochs": 1}
     t_start = time.perf_counter()
 
-    # 1. peak, on the GEMM shapes of one training batch of this model (tokens x 384 x {384, 1536}) and larger
-    shapes = [(T, 384, 384) for T in (1024, 4096)] + [(T, 384, 1536) for T in (1024, 4096)] + [(T, 1536, 384) for T in (1024, 4096)]
+    # 1. peak, on the GEMM shapes of one training batch of this model (tokens x d_model x {d_model, d_ff}) and larger
+    model_config = fresh_model(a.seed)[0].config
+    shapes = gemm_shapes(model_config)
     precisions = {"fp32": torch.float32, "bf16": torch.bfloat16}
-    if device.type == "cuda": precisions["fp16"] = torch.float16; shapes += [(16384, 1536, 384), (16384, 384, 1536)]
+    if device.type == "cuda": precisions["fp16"] = torch.float16; shapes += gemm_shapes(model_config, (16384,))[1:]
     peak = {k: matmul_peak(device, dt, shapes, a.peak_seconds) for k, dt in precisions.items()}
     best_prec = max(peak, key=lambda k: peak[k]["gflops"])
     best_peak = peak[best_prec]["gflops"]
     ours_prec = {"bf16": "bf16", "fp16": "fp16" if device.type == "cuda" else "fp32", "fp32": "fp32"}[best_prec]
     if device.type == "cuda" and torch.cuda.is_bf16_supported(): ours_prec = "bf16"  # bf16 needs no loss scaling
     hw_bf16 = fast_bf16(device)
-    print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else cpu_name()}, {torch.get_num_threads()} threads); "
+    machine = machine_info()
+    print(f"device {device} ({machine.get('gpu', machine['cpu'])}, {torch.get_num_threads()} threads); "
           f"peak GFLOP/s " + ", ".join(f"{k} {v['gflops']:.0f}" for k, v in peak.items()), flush=True)
 
     # data: the first n training sentences, the full dev set
-    dsd = load_task("sst2", a.data_dir)
-    dsd["train"] = dsd["train"].select(range(min(n, len(dsd["train"]))))
+    dsd = load_task("sst2", a.data_dir).data
+    full_train = len(dsd["train"])
+    dsd["train"] = dsd["train"].select(range(min(n, full_train)))
     _, tok = fresh_model(a.seed)
     enc = tokenize_dataset(dsd, tok, max_length=a.max_length)
     train_ds, dev = enc["train"], enc["validation"]
@@ -300,8 +284,8 @@ def main(argv=None):
             levers[name] = run_ours(train_ds, dev, tok, hp, device, ours_prec, a.seed, ov)
 
     for r in [*runs.values(), *levers.values()]: r["fraction_of_peak"] = r["achieved_gflops"] / best_peak
-    res = {"command": "python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
-           "device": str(device), "device_name": torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
+    res = {"command": command_line(__file__, argv), "machine": machine,
+           "device": str(device), "device_name": machine.get("gpu", machine["cpu"]),
            "threads": torch.get_num_threads(), "torch": torch.__version__, "native_bf16": fast_bf16(device), "host_memory_reused": host_memory_reused,
            "train_samples": len(train_ds), "hyper_parameters": hp,
            "flop_formula": "per sequence of L real tokens: 6*N*L + 12*n_layer*d_model*L^2, N = encoder non-embedding parameters",
@@ -312,7 +296,7 @@ def main(argv=None):
         o = runs["ours"]
         res |= {"ours_samples_per_s": o["samples_per_s"], "ours_fraction_of_peak": o["fraction_of_peak"],
                 "ours_dev_accuracy": o["dev_accuracy"],
-                "full_sst2_epoch_minutes_estimate": 67349 / o["samples_per_s"] / 60}
+                "full_train_samples": full_train, "full_sst2_epoch_minutes_estimate": full_train / o["samples_per_s"] / 60}
         for k in ("trainer_default", "trainer_tuned"):
             if k in runs:
                 res[f"{k}_samples_per_s"] = runs[k]["samples_per_s"]; res[f"{k}_dev_accuracy"] = runs[k]["dev_accuracy"]
@@ -321,8 +305,7 @@ def main(argv=None):
             pairs = [x["samples_per_s"] / y["samples_per_s"] for x, y in zip(trials["ours"], trials["trainer_tuned"])]
             res["speedup_vs_trainer_tuned_trials"] = pairs
             res["speedup_vs_trainer_tuned_range"] = [min(pairs), max(pairs)]
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1) + "\n")
+    out = write_json(a.out, res)
     print(format_table(res))
     if "speedup_vs_trainer_tuned_trials" in res:
         print("ours / Trainer tuned, per trial: " + ", ".join(f"{x:.3f}x" for x in res["speedup_vs_trainer_tuned_trials"]))

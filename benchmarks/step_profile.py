@@ -10,14 +10,13 @@ inside a process, hence one process per variant.
 """
 from __future__ import annotations
 
-import argparse, json, subprocess, sys, time
-from pathlib import Path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]  # keep benchmarks/peft.py from shadowing the peft package
+import argparse, time
 
-HERE = Path(__file__).resolve().parent
+from harness import RESULTS, command_line, emit_row, machine_info, run_rows, write_json
 
 
-def child(variant:str, steps:int, data_dir:str|None, profile:bool) -> dict:
+def child(variant:str, steps:int, data_dir:str|None) -> dict:
+    "One variant's step times, in this (fresh) process; the default variant also records a profile."
     import torch, transformers
     transformers.logging.set_verbosity_error()
     from basemodel_course.core import fast_bf16
@@ -25,7 +24,7 @@ def child(variant:str, steps:int, data_dir:str|None, profile:bool) -> dict:
     from basemodel_course.models import load_base_model
     from basemodel_course.training import TrainConfig, make_optimizer, reuse_host_memory
     applied = reuse_host_memory() if variant == "reuse_host_memory" else False
-    dsd = load_task("sst2", data_dir); dsd["train"] = dsd["train"].select(range(32 * (steps + 3)))
+    dsd = load_task("sst2", data_dir).data; dsd["train"] = dsd["train"].select(range(32 * (steps + 3)))
     model, tok = load_base_model(None, "classification", label_names=["negative", "positive"], seed=42)
     ds = tokenize_dataset(dsd, tok, max_length=128)["train"]; coll = make_collator(tok)
     batches = [coll([ds[i] for i in range(j, j + 32)]) for j in range(0, len(ds), 32)]
@@ -46,7 +45,7 @@ def child(variant:str, steps:int, data_dir:str|None, profile:bool) -> dict:
            "forward_ms": 1000 * sum(t[0] for t in times) / n, "backward_ms": 1000 * sum(t[1] for t in times) / n,
            "optimizer_ms": 1000 * sum(t[2] for t in times) / n}
     res["step_ms"] = res["forward_ms"] + res["backward_ms"] + res["optimizer_ms"]
-    if profile:
+    if variant == "default":
         from torch.profiler import ProfilerActivity, profile as prof
         with prof(activities=[ProfilerActivity.CPU], record_shapes=True) as p:
             for b in batches[3:8]: step(b)
@@ -60,20 +59,16 @@ def child(variant:str, steps:int, data_dir:str|None, profile:bool) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=15); p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", default=str(HERE/"results"/"step_profile.json"))
-    p.add_argument("--child", default=None, help=argparse.SUPPRESS); p.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--out", default=str(RESULTS/"step_profile.json"))
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        print(json.dumps(child(a.child, a.steps, a.data_dir, a.profile))); return
-    rows = []
-    for variant in ("default", "reuse_host_memory"):
-        cmd = [sys.executable, __file__, "--child", variant, "--steps", str(a.steps)] + (["--data-dir", a.data_dir] if a.data_dir else [])
-        if variant == "default": cmd.append("--profile")
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        rows.append(json.loads(out))
-    res = {"command": "python benchmarks/step_profile.py " + " ".join(sys.argv[1:]), "rows": rows,
+        emit_row(child(a.child, a.steps, a.data_dir)); return
+    args = ["--steps", a.steps] + (["--data-dir", a.data_dir] if a.data_dir else [])
+    rows = [row for _, row in run_rows(__file__, ["default", "reuse_host_memory"], args, flag="--child")]
+    res = {"command": command_line(__file__), "machine": machine_info(), "rows": rows,
            "reuse_host_memory_speedup": rows[0]["step_ms"] / rows[1]["step_ms"]}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
+    write_json(a.out, res)
     for r in rows:
         print(f"{r['variant']:<18} {r['precision']}: step {r['step_ms']:.1f} ms = forward {r['forward_ms']:.1f} + backward {r['backward_ms']:.1f} "
               f"+ optimizer/clip {r['optimizer_ms']:.1f} ({r['tokens_per_batch']:.0f} padded tokens per batch)")

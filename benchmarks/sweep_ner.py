@@ -7,7 +7,9 @@ The configuration with the best dev entity F1 is the one to report; the table li
 them so the reader can see how much selection on dev matters. Results go to OUT/sweep.json and OUT/sweep.md."""
 import argparse, json, subprocess, sys, time
 from pathlib import Path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]  # keep benchmarks/peft.py from shadowing the peft package
+
+from basemodel_course.core import RunFolder
+from harness import command_line, machine_info, write_json, write_markdown
 
 GRID = [  # (name, lr, epochs, label every sub-word?); each run keeps its best epoch on dev
     ("lr1e-4_ep8_all", 1e-4, 8, True),
@@ -26,26 +28,26 @@ def main():
     rows = []
     for name, lr, epochs, all_sub in GRID:
         if a.only and name not in a.only: continue
-        run = out/name
-        if not (run/"metrics.json").exists():
+        run = RunFolder(out/name)
+        if not run.metrics().exists():
             cmd = [*cli, "train", "--task", a.task, "--lr", str(lr), "--epochs", str(epochs), "--batch-size", str(a.batch_size),
-                   "--seed", str(a.seed), "--out", str(run), "--no-progress", "--overwrite"]
+                   "--seed", str(a.seed), "--out", str(run.root), "--no-progress", "--overwrite"]
             if all_sub: cmd.append("--label-all-subwords")
-            if (run/"checkpoint"/"trainer_state.pt").exists(): cmd = [*cli, "train", "--resume", str(run), "--no-progress"]
+            if run.trainer_state.exists(): cmd = [*cli, "train", "--resume", str(run.root), "--no-progress"]  # a killed sweep goes on
             t0 = time.time(); print(" ".join(cmd), flush=True)
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             print(f"  {name}: {time.time() - t0:.0f} s", flush=True)
-        dev = json.loads((run/"metrics-validation.json").read_text()); test = json.loads((run/"metrics.json").read_text())
+        dev = json.loads(run.metrics("validation").read_text()); test = json.loads(run.metrics().read_text())
         rows.append({"name": name, "lr": lr, "epochs": epochs, "label_all_subwords": all_sub, "best_step": test["best_step"],
                      "dev_f1": dev["metrics"]["f1"]["value"], "test_f1": test["metrics"]["f1"]["value"],
                      "test_f1_ci95": test["metrics"]["f1"]["ci95"]})
     best = max(rows, key=lambda r: r["dev_f1"])
-    (out/"sweep.json").write_text(json.dumps({"task": a.task, "selected": best["name"], "rows": rows}, indent=1))
+    write_json(out/"sweep.json", {"command": command_line(__file__), "machine": machine_info(), "task": a.task, "selected": best["name"], "rows": rows})
     lines = ["| config | lr | epochs | label policy | dev F1 | test F1 (95% CI) |", "|---|---|---|---|---|---|"]
     for r in rows:
         lo, hi = r["test_f1_ci95"]; mark = " **(selected on dev)**" if r is best else ""
         lines.append(f"| {r['name']}{mark} | {r['lr']:g} | {r['epochs']} | {'every sub-word' if r['label_all_subwords'] else 'first sub-word'} "
                      f"| {100*r['dev_f1']:.1f} | {100*r['test_f1']:.1f} [{100*lo:.1f}, {100*hi:.1f}] |")
-    (out/"sweep.md").write_text("\n".join(lines) + "\n"); print("\n".join(lines))
+    write_markdown(out/"sweep.md", command_line(__file__), "\n".join(lines) + "\n"); print("\n".join(lines))
 
 if __name__ == "__main__": main()

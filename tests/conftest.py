@@ -4,6 +4,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# property tests: derandomised in CI (the same examples everywhere, every time); `HYPOTHESIS_PROFILE=long` for a
+# longer randomised search (see tests/test_losses.py and `make test-properties`)
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("long", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT/"data"/"examples"

@@ -6,6 +6,11 @@ import sys
 from conftest import ROOT
 
 
+def assert_machine(m:dict):
+    "A result records the machine it ran on: CPU model and flags, threads, versions."
+    assert m["cpu"] and isinstance(m["cpu_flags"], list) and m["torch_threads"] >= 1 and m["torch"] and m["python"], m
+
+
 def run_benchmark(script:str, *args):
     "Run benchmarks/SCRIPT with ARGS in a fresh process; fails the test with its stderr if it exits non-zero."
     r = subprocess.run([sys.executable, ROOT/"benchmarks"/script, *map(str, args)], capture_output=True, text=True, timeout=900)
@@ -23,6 +28,7 @@ def test_speed_benchmark_smoke(tmp_path, shared_data):
     for k in ("ours_samples_per_s", "trainer_default_samples_per_s", "trainer_tuned_samples_per_s", "ours_fraction_of_peak"):
         assert res[k] > 0, k
     assert set(res["peak_gflops"]) >= {"fp32", "bf16"} and all(v > 0 for v in res["peak_gflops"].values())
+    assert_machine(res["machine"]); assert res["full_train_samples"] == 67349  # from the data, not a constant
     for name, run in res["runs"].items():
         assert run["samples"] == 64 and 0 <= run["dev_accuracy"] <= 1, name
         assert run["real_tokens"] <= run["padded_tokens"], name
@@ -36,6 +42,7 @@ def test_exact_levers_benchmark_smoke(tmp_path, shared_data):
     assert 0 < res["matmul_share"] < 1 and res["amdahl_ceiling"] > 1
     assert set(res["variants"]) == {"baseline", "sparse_rows", "clip_in_adamw", "fast_dropout_mask", "all"}
     assert res["variants"]["baseline"]["speedup_median"] == 1.0
+    assert_machine(res["machine"])
     # the sparse-row gradient and the clip folded into AdamW change rounding only, not the update
     assert res["exactness"]["embedding_grad_max_diff"] < 1e-6 and res["exactness"]["weights_max_diff_after_3_steps"] < 1e-5
     assert "| sparse_rows |" in r.stdout
@@ -43,12 +50,13 @@ def test_exact_levers_benchmark_smoke(tmp_path, shared_data):
 
 def test_peft_benchmark_smoke(tmp_path, shared_data):
     out = tmp_path/"peft.json"
-    run_benchmark("peft.py", "--configs", "full,lora,bitfit", "--max-train-samples", "64", "--data-dir", shared_data, "--out", out)
+    run_benchmark("peft_methods.py", "--configs", "full,lora,bitfit", "--max-train-samples", "64", "--data-dir", shared_data, "--out", out)
     rows = json.loads(out.read_text())
     assert [x["name"] for x in rows] == ["full", "lora", "bitfit"]
     for x in rows:
         for k in ("method", "trainable_params", "trainable_pct", "dev_accuracy", "ci95", "seconds_per_epoch", "peak_rss_mb"): assert k in x, k
         assert x["samples"] == 64 and 0 <= x["dev_accuracy"] <= 1 and x["ci95"][0] <= x["dev_accuracy"] <= x["ci95"][1]
+    for x in rows: assert_machine(x["machine"])
     full, lora, bitfit = rows
     assert full["trainable_pct"] == 100 and lora["trainable_pct"] < 1 and bitfit["trainable_pct"] < 1
     assert lora["checkpoint_mb"] < full["checkpoint_mb"] / 10  # an adapter, not a model
@@ -64,3 +72,4 @@ def test_decoder_benchmark_smoke(tmp_path, shared_data):
     zs, lora = rows
     assert zs["trainable_params"] == 0 and zs["train_s"] == 0 and lora["trainable_params"] > 0 and lora["train_s"] > 0
     assert all(x["n_dev"] == 16 and x["gguf_file_mb"] < x["dequantised_mb"] for x in rows)
+    for x in rows: assert_machine(x["machine"])

@@ -134,7 +134,7 @@ def test_evaluate_command_and_plain_transformers_loading(tmp_path):
     assert m["task"] == "local" and m["split"] == "test"
     for v in m["metrics"].values(): assert v["ci95"][0] <= v["value"] <= v["ci95"][1]
     conf = json.loads((run/"config.json").read_text())
-    assert conf["data_source"].startswith("local:") and conf["train"]["seed"] == 42
+    assert conf["metadata"]["data_source"].startswith("local:") and conf["config"]["train"]["seed"] == 42
     r = run_cli("evaluate", run, "--split", "validation", check=True)
     assert (run/"metrics-validation.json").exists() and "accuracy" in r.stdout
     from transformers import AutoModelForSequenceClassification

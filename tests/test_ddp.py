@@ -86,7 +86,7 @@ def test_cli_under_accelerate_launch(tmp_path):
     out = tmp_path/"run"
     r = launch([*accelerate_launch(), "-m", "basemodel_course.cli", *map(str, tiny_args(out, "--epochs", "1"))])
     conf = json.loads((out/"config.json").read_text())
-    assert conf["processes"] == 2
+    assert conf["metadata"]["processes"] == 2
     m = json.loads((out/"metrics.json").read_text())
     assert 0.0 <= m["metrics"]["accuracy"]["value"] <= 1.0
     assert (out/"model"/"config.json").exists() and (out/"curves.png").exists()

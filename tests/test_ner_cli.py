@@ -41,4 +41,4 @@ def test_tiny_ner_run_writes_entity_report(tmp_path):
     for k, v in m["metrics"].items(): assert v["ci95"][0] <= v["value"] <= v["ci95"][1], k
     for f in ("per_type_f1.png", "confusion_matrix.png", "curves.png", "log.jsonl", "config.json", "model/model.safetensors"):
         assert (tmp_path/"run"/f).exists(), f
-    assert json.loads((tmp_path/"run"/"config.json").read_text())["label_all_subwords"] is True
+    assert json.loads((tmp_path/"run"/"config.json").read_text())["config"]["data"]["label_all_subwords"] is True

@@ -1,9 +1,10 @@
 """Parameter-efficient fine-tuning on SST-2: every method of `prepare_peft` under the same budget, one table.
 
-    python benchmarks/peft.py [--set table|frontier|all] [--configs NAME,...] [--max-train-samples N] [--epochs E]
+    python benchmarks/peft_methods.py [--set table|frontier|all] [--configs NAME,...] [--max-train-samples N] [--epochs E]
                               [--out benchmarks/results/peft.json] [--data-dir DIR]
 
-Each configuration runs in its own Python process (so its peak RSS is its own) and does exactly what a user would:
+Each configuration runs in its own Python process (`harness.run_rows`, so its peak RSS is its own) and does exactly
+what a user would:
 `load_task("sst2")` -> `tokenize_dataset` (max length 66, which truncates no SST-2 sentence) -> `load_base_model`
 (the packaged MiniLM, head seeded with the run seed) -> `prepare_peft(model, method, ...)` -> `train` (AdamW, linear
 warm-up/decay, bf16 autocast where the hardware runs it natively, length-grouped batches of 32, the same seed and
@@ -14,7 +15,8 @@ Per row: `method`, `config` (its hyper-parameters), `trainable_params`, `trainab
 wrapped model, frozen ones included), `dev_accuracy`, `ci95`, `seconds_per_epoch` (training only: the dev
 evaluations are timed and subtracted, the checkpoint writes are included), `peak_rss_mb` (the process's
 `ru_maxrss`: data, model, training and evaluation), `checkpoint_mb` (what `train` saved as the model: the whole
-model, or the adapter and head for peft methods), `samples`, `epochs`, `device`, `precision`.
+model, or the adapter and head for peft methods), `samples`, `epochs`, `device`, `precision`, and `machine` (`harness.machine_info()`: CPU model and flags, threads,
+torch version).
 
 Sets: `table` is one row per method (the comparison the chapter plots); `frontier` is LoRA's rank / target-module /
 learning-rate / epoch levers (the accuracy-against-parameters frontier). Results are written as a JSON list of rows;
@@ -22,12 +24,10 @@ learning-rate / epoch levers (the accuracy-against-parameters frontier). Results
 """
 from __future__ import annotations
 
-import argparse, json, os, platform, resource, subprocess, sys, tempfile, time
+import argparse, json, resource, sys, tempfile, time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-# this file is called peft.py: keep its folder off the import path, or `import peft` would import this script
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+from harness import RESULTS, command_line, emit_row, machine_info, run_rows, write_json, write_markdown
 ALL_LINEAR = ("query", "key", "value", "dense")  # "dense": attention output, intermediate, output (and the pooler)
 ENC_LINEAR = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
 
@@ -62,12 +62,13 @@ def run_one(name:str, method:str, opts:dict, data_dir:str|None, max_train:int|No
     from basemodel_course.data import load_task, make_collator, tokenize_dataset
     from basemodel_course.evaluation import classification_metrics, predict
     from basemodel_course.models import count_parameters, load_base_model, prepare_peft
-    from basemodel_course.training import TrainConfig, train, MODEL_DIR
+    from basemodel_course.core import RunFolder
+    from basemodel_course.training import TrainConfig, train
     transformers.logging.set_verbosity_error()
     import datasets; datasets.disable_progress_bars()
     device = get_device()
     precision = "bf16" if fast_bf16(device) else "fp32"
-    dsd = load_task("sst2", data_dir)
+    dsd = load_task("sst2", data_dir).data
     if max_train: dsd["train"] = dsd["train"].shuffle(seed=0).select(range(min(max_train, len(dsd["train"]))))
     model, tok = load_base_model(None, "classification", label_names=dsd["train"].features["label"].names, seed=seed)
     enc = tokenize_dataset(dsd, tok, max_length=66)
@@ -89,7 +90,7 @@ def run_one(name:str, method:str, opts:dict, data_dir:str|None, max_train:int|No
         t0 = time.perf_counter()
         train(model, enc["train"], coll, cfg, run, eval_fn=eval_fn, progress=False)
         wall = time.perf_counter() - t0
-        ckpt = sum(f.stat().st_size for f in (Path(run)/MODEL_DIR).rglob("*") if f.is_file())
+        ckpt = sum(f.stat().st_size for f in RunFolder(run).model.rglob("*") if f.is_file())
     last = evals[-1]
     return {"name": name, "method": method, "config": opts, "trainable_params": params["trainable"],
             "total_params": params["total"], "trainable_pct": params["trainable_pct"],
@@ -97,7 +98,7 @@ def run_one(name:str, method:str, opts:dict, data_dir:str|None, max_train:int|No
             "seconds_per_epoch": (wall - eval_s[0]) / epochs, "wall_s": wall,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "checkpoint_mb": ckpt / 2**20,
             "samples": len(enc["train"]), "epochs": epochs, "batch_size": cfg.batch_size, "seed": seed,
-            "device": str(device), "precision": precision, "torch_threads": torch.get_num_threads()}
+            "device": str(device), "precision": precision, "torch_threads": torch.get_num_threads(), "machine": machine_info()}
 
 
 def table(rows:list[dict]) -> str:
@@ -110,7 +111,6 @@ def table(rows:list[dict]) -> str:
 
 def plot(rows:list[dict], path:Path) -> None:
     "Dev accuracy (with CI) against the trainable share, log scale."
-    import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in rows:
@@ -130,36 +130,29 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--data-dir", default=None, help="folder with sst2/ (default: $BASEMODEL_DATA)")
-    p.add_argument("--out", default=str(HERE/"results"/"peft.json"))
+    p.add_argument("--out", default=str(RESULTS/"peft.json"))
     p.add_argument("--append", action="store_true", help="keep rows of other configurations already in --out")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: run one configuration, print its row
     a = p.parse_args(argv)
     if a.one:
         method, opts = CONFIGS[a.one]
-        print("ROW " + json.dumps(run_one(a.one, method, opts, a.data_dir, a.max_train_samples, a.epochs, a.seed)))
+        emit_row(run_one(a.one, method, opts, a.data_dir, a.max_train_samples, a.epochs, a.seed))
         return 0
     names = a.configs.split(",") if a.configs else list({"table": TABLE, "frontier": FRONTIER, "all": CONFIGS}[a.set])
     bad = [n for n in names if n not in CONFIGS]
     if bad: p.error(f"unknown configuration(s) {bad}; known: {list(CONFIGS)}")
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(a.out)
     rows = [r for r in json.loads(out.read_text()) if r["name"] not in names] if a.append and out.exists() else []
-    for i, n in enumerate(names):
-        print(f"[{i + 1}/{len(names)}] {n} ...", flush=True)
-        cmd = [sys.executable, __file__, "--one", n, "--epochs", str(a.epochs), "--seed", str(a.seed)]
-        if a.max_train_samples: cmd += ["--max-train-samples", str(a.max_train_samples)]
-        if a.data_dir: cmd += ["--data-dir", a.data_dir]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        line = [l for l in r.stdout.splitlines() if l.startswith("ROW ")]
-        if r.returncode or not line:
-            sys.stderr.write(r.stderr[-3000:]); raise SystemExit(f"configuration {n} failed (exit {r.returncode})")
-        row = json.loads(line[0][4:]) | {"python": platform.python_version(), "machine": platform.processor() or platform.machine()}
+    child_args = ["--epochs", a.epochs, "--seed", a.seed] + (["--max-train-samples", a.max_train_samples] if a.max_train_samples else []) \
+                 + (["--data-dir", a.data_dir] if a.data_dir else [])
+    for name, row in run_rows(__file__, names, child_args):
         rows.append(row)
         print(f"    dev {100*row['dev_accuracy']:.2f} [{100*row['ci95'][0]:.1f}, {100*row['ci95'][1]:.1f}], "
               f"{row['trainable_pct']:.2f}% trainable, {row['seconds_per_epoch']:.0f} s/epoch", flush=True)
-        tmp = out.with_suffix(".json.tmp"); tmp.write_text(json.dumps(rows, indent=1)); os.replace(tmp, out)  # no lost rows
+        write_json(out, rows)  # after every row: a kill loses nothing already measured
     md = table(rows)
     print(md)
-    out.with_suffix(".md").write_text(f"`python benchmarks/peft.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n\n" + md)
+    write_markdown(out.with_suffix(".md"), command_line(__file__, argv), md)
     plot(rows, out.with_suffix(".png"))
     return 0
 
