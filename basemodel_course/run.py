@@ -7,8 +7,10 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/run.html.md"""
 # %% ../nbs/api/06_run.ipynb #6b1f0a04
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -27,13 +29,14 @@ from safetensors import safe_open
 from transformers import AutoTokenizer
 
 from . import __version__
-from .core import (BasemodelError, RunFolder, atomic_replace_dir, atomic_write_json, config_error,
-                                   section_from_dict)
+from .core import (BasemodelError, DataError, RunFolder, RunLock, atomic_replace_dir, atomic_write_json,
+                                   autocast_dtype, config_error, disk_errors, get_device, recover_run_folder,
+                                   section_from_dict, sha256_file, verify_checksums)
 from .data import (TaskSpec, TokenCollator, get_task, load_task, make_collator, tokenize_and_align,
                                    tokenize_dataset)
 from .evaluation import (evaluate_classifier, evaluate_tagger, format_report, plot_confusion_matrix,
                                          plot_per_type_f1, plot_training_curves)
-from .models import DEFAULT_MODEL, PeftOptions, count_parameters, load_base_model, merge_lora
+from .models import DEFAULT_MODEL, PeftOptions, count_parameters, load_base_model, merge_lora, refuse_pickles
 from .training import TrainConfig, TrainResult, distributed, load_weights, read_log, save_model, train
 
 # %% auto #0
@@ -41,8 +44,8 @@ __all__ = ['CONFIG_FORMAT', 'V1_DATA', 'V1_METADATA', 'RUN_KINDS', 'N_RESAMPLES'
            'make_run_config', 'RunMetadata', 'versions', 'write_run_config', 'upgrade_v1', 'read_run_config', 'RunKind',
            'SequenceClassification', 'TokenClassification', 'register_run_kind', 'run_kind', 'RunData', 'load_run_data',
            'build_model', 'dev_metrics', 'merge_into_model_dir', 'best_model', 'load_run_model', 'report_split',
-           'RunResult', 'prepare_folder', 'check_same_data', 'run_training', 'resume_training', 'Run', 'load_run',
-           'evaluate_run']
+           'RunResult', 'prepare_folder', 'data_changes', 'check_same_data', 'RunSetup', 'prepare_run',
+           'train_and_report', 'run_training', 'resume_training', 'Run', 'load_run', 'evaluate_run']
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a07
 @dataclass
@@ -108,9 +111,13 @@ class RunConfig:
     SECTIONS:ClassVar[dict] = {"data": DataConfig, "model": ModelConfig, "peft": PeftOptions, "train": TrainConfig}
 
     def validate(self) -> "RunConfig":
-        "Validate every section; the first problem stops with one sentence naming its field."
+        "Validate every section, then the options against each other, the run kind and this machine's hardware."
         for name in self.SECTIONS: getattr(self, name).validate()
         if self.out is None: raise BasemodelError("the run configuration has no `out` folder")
+        kind, t = run_kind(get_task(self.data.task)), self.train
+        if t.metric not in kind.metrics:
+            raise config_error("train", "metric", f"must be one of {list(kind.metrics)} for a {kind.head} task, got '{t.metric}'", t.FLAGS)
+        autocast_dtype(t.precision, get_device(t.device))  # a device that is not here, or a precision it cannot run
         return self
 
     def to_dict(self) -> dict: return asdict(self)
@@ -157,6 +164,7 @@ class RunMetadata:
     split_sizes:dict=field(default_factory=dict) # examples per split, after `max_train_samples`
     versions:dict=field(default_factory=dict) # of basemodel_course, torch, transformers, datasets and Python
     processes:int=1 # processes that trained the run (`accelerate launch`)
+    data_files:dict=field(default_factory=dict) # the sha256 of each local data file read, by absolute path
 
 def versions() -> dict:
     "The versions a run records."
@@ -185,7 +193,7 @@ def read_run_config(folder:RunFolder) -> tuple[RunConfig, RunMetadata]:
     if not folder.config.exists(): raise BasemodelError(f"'{folder.root}' is not a run folder (no {RunFolder.CONFIG})")
     try: d = json.loads(folder.config.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BasemodelError(f"{folder.config} is not valid JSON ({e}); the run folder is damaged") from None
+        raise DataError(f"{folder.config} is not valid JSON ({e}); the run folder is damaged") from None
     if not isinstance(d, dict): raise BasemodelError(f"{folder.config} does not hold a run configuration (a JSON object)")
     if "format" not in d: d = upgrade_v1(d, folder.config)
     if d["format"] != CONFIG_FORMAT:
@@ -198,6 +206,7 @@ class RunKind(Protocol):
     "The interface of a kind of run (see the table above)."
     head:str
     metric:str
+    metrics:tuple
     curve_metrics:tuple
     def label_names(self, dsd:DatasetDict) -> list[str]|None: ...
     def encode(self, dsd:DatasetDict, tokenizer, data:DataConfig) -> DatasetDict: ...
@@ -209,7 +218,7 @@ class RunKind(Protocol):
 # %% ../nbs/api/06_run.ipynb #6b1f0a16
 class SequenceClassification:
     "Text classification: one label per text; accuracy and macro-F1, a confusion matrix."
-    head, metric, curve_metrics = "classification", "accuracy", ("accuracy", "macro_f1")
+    head, metric, metrics, curve_metrics = "classification", "accuracy", ("accuracy", "macro_f1"), ("accuracy", "macro_f1")
     def label_names(self, dsd): return dsd["train"].features["label"].names
     def encode(self, dsd, tokenizer, data): return tokenize_dataset(dsd, tokenizer, max_length=data.max_length)
     def collator(self, tokenizer): return make_collator(tokenizer)
@@ -221,7 +230,7 @@ class SequenceClassification:
 
 class TokenClassification:
     "Named entities: a tag per word; entity-level F1 (seqeval's rules), per-type F1 and an entity-type confusion matrix."
-    head, metric, curve_metrics = "token-classification", "f1", ("f1", "precision")
+    head, metric, metrics, curve_metrics = "token-classification", "f1", ("f1", "precision", "recall"), ("f1", "precision")
     def label_names(self, dsd): return dsd["train"].features["ner_tags"].feature.names
     def encode(self, dsd, tokenizer, data): return tokenize_and_align(dsd, tokenizer, data.max_length, data.label_all_subwords)
     def collator(self, tokenizer): return TokenCollator(tokenizer)
@@ -257,24 +266,29 @@ class RunData:
     spec:TaskSpec # the task
     raw:DatasetDict # its splits, before tokenising
     source:str # where they came from
+    files:tuple=() # the local files read
 
     @property
     def report_split(self) -> str: return self.spec.report_split if self.spec.report_split in self.raw else "validation"
     def sizes(self) -> dict: return {k: len(v) for k, v in self.raw.items()}
+    def hashes(self) -> dict: return {str(f): sha256_file(f) for f in self.files}
 
 def load_run_data(data:DataConfig, data_dir:str|None=None) -> RunData:
     "Load and check a run's data (nothing is written); `data_dir` overrides the configured folder."
     spec = get_task(data.task)
-    raw, source = load_task(data.task, data_dir or data.data_dir, **data.loader_options())
+    raw, source, files = load_task(data.task, data_dir or data.data_dir, **data.loader_options())
     if "validation" not in raw: raise BasemodelError(f"task '{data.task}' has no validation split to select the model on")
     if data.max_train_samples:  # a fixed random subset: the same for every run with this option
         raw["train"] = raw["train"].shuffle(seed=0).select(range(min(data.max_train_samples, len(raw["train"]))))
-    return RunData(spec, raw, source)
+    return RunData(spec, raw, source, files)
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a26
 def build_model(config:RunConfig, kind:RunKind, label_names:list[str]|None):
     "The model to train and its tokenizer: the base model with the kind's seeded head, prepared for the PEFT method."
     model, tok = load_base_model(config.model.name, kind.head, label_names=label_names, seed=config.train.seed)
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit is not None and config.data.max_length > limit:
+        raise config_error("data", "max_length", f"must be at most {config.model.display_name}'s {limit} positions, got {config.data.max_length}")
     return config.peft.apply(model, kind.head), tok
 
 def dev_metrics(kind:RunKind, raw:Dataset, enc:Dataset, collator, label_names, task:str, model) -> dict:
@@ -315,7 +329,10 @@ def load_run_model(folder:RunFolder, config:RunConfig, meta:RunMetadata, kind:Ru
     "The trained model of a run folder and its tokenizer: a plain model, or the base model with the run's adapter attached."
     if not any((folder.model/f).exists() for f in ("config.json", "adapter_config.json")):
         raise BasemodelError(f"'{folder.root}' has no trained model yet (no {RunFolder.MODEL}/config.json)")
+    if (folder.model/RunFolder.CHECKSUMS).exists() and (problem := verify_checksums(folder.model)):
+        raise DataError(f"the model in '{folder.model}' is damaged ({problem}); train it again, or --resume a run that has not finished")
     if (folder.model/"adapter_config.json").exists():
+        refuse_pickles(folder.model, "adapter folder")
         base, _ = load_base_model(config.model.name, kind.head, label_names=meta.label_names)
         return PeftModel.from_pretrained(base, str(folder.model)).eval(), AutoTokenizer.from_pretrained(str(folder.model))
     if _unmerged(folder.model):
@@ -345,23 +362,103 @@ class RunResult:
     model:torch.nn.Module # the best model, merged for LoRA and IA3
     tokenizer:object
 
+def _writable_place(root:Path) -> None:
+    "The folder, or the nearest folder above it that exists, must be a folder we may write in."
+    if root.exists() and not root.is_dir(): raise BasemodelError(f"--out '{root}' is a file, not a folder")
+    place = next(p for p in (root, *root.parents) if p.exists())
+    if not place.is_dir() or not os.access(place, os.W_OK | os.X_OK):
+        raise BasemodelError(f"cannot create the run folder '{root}': '{place}' is not writable")
+
+def _check_replaceable(folder:RunFolder) -> None:
+    "Only a run folder of this library, holding nothing else, and not the working folder or one above it, may be replaced."
+    root = folder.root.resolve()
+    if root == Path.cwd().resolve() or root in Path.cwd().resolve().parents:
+        raise BasemodelError(f"--overwrite will not replace '{folder.root}': it is the working folder or holds it")
+    try: read_run_config(folder)
+    except BasemodelError: raise BasemodelError(f"'{folder.root}' is not a run folder (no readable {RunFolder.CONFIG}); --overwrite replaces run folders only") from None
+    if foreign := folder.foreign_entries():
+        raise BasemodelError(f"--overwrite will not replace '{folder.root}': it holds {foreign[:3]}, which no run writes; move them first")
+
 def prepare_folder(folder:RunFolder, resume:bool, overwrite:bool, acc=None) -> None:
-    "Refuse an existing folder unless `overwrite`; replace only a run folder, and only on the main process."
+    "Refuse an existing folder unless `overwrite`; replace only a run folder that holds nothing else, on the main process."
+    _writable_place(folder.root)
     exists = not resume and folder.root.exists() and any(folder.root.iterdir())
     if exists and not overwrite:
         raise BasemodelError(f"run folder '{folder.root}' already exists; use --resume {folder.root} to continue it, or --overwrite")
-    if exists and not folder.config.exists():
-        raise BasemodelError(f"'{folder.root}' is not a run folder (no {RunFolder.CONFIG}); --overwrite replaces run folders only")
+    main = acc is None or acc.is_main_process
+    if exists: _check_replaceable(folder)
+    if exists and main:
+        with RunLock(folder): pass  # a run writing there now is refused (a stale lock is taken over, and released)
     if acc: acc.wait_for_everyone()  # every process has looked before the main one removes anything
-    if exists and (acc is None or acc.is_main_process): shutil.rmtree(folder.root)
+    if exists and main: shutil.rmtree(folder.root)
 
-def check_same_data(data:RunData, recorded:RunMetadata, folder:RunFolder) -> None:
-    "A resumed run must train on the data it started with."
-    if (data.source, data.sizes()) != (recorded.data_source, recorded.split_sizes):
-        raise BasemodelError(f"the data of '{folder.root}' changed since it started (recorded {recorded.data_source} "
-                             f"{recorded.split_sizes}, now {data.source} {data.sizes()}); it cannot be resumed on other data")
+def data_changes(data:RunData, recorded:RunMetadata, label_names) -> list[str]:
+    "How the data differs from what a run recorded: its source, split sizes, label names and file contents."
+    now, then = (data.sizes(), label_names), (recorded.split_sizes, recorded.label_names)
+    changes = [what for what, a, b in zip(("split sizes", "label names"), now, then) if a != b]
+    if recorded.data_files:  # by content: a copy of the same files elsewhere is the same data
+        hashes = set(data.hashes().values())
+        changes += [f"the contents of {Path(f).name}" for f, h in recorded.data_files.items() if h not in hashes]
+    elif data.source != recorded.data_source: changes.append("the source")  # Hub data, or a run of 0.0.1 (no hashes)
+    return changes
+
+def check_same_data(data:RunData, recorded:RunMetadata, label_names, folder:RunFolder, what:str="resumed") -> None:
+    "A resumed or re-scored run must read the data it was trained on."
+    changes = data_changes(data, recorded, label_names)
+    if changes: raise DataError(f"the data of '{folder.root}' changed since it was trained ({', '.join(changes)}); it cannot be {what} "
+                                f"on other data (pass --allow-changed-data to do it anyway)")
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a35
+@dataclass
+class RunSetup:
+    "A run ready to train: everything `run_training` checks and builds before it writes anything."
+    config:RunConfig
+    data:RunData
+    kind:RunKind
+    label_names:list[str]|None
+    model:torch.nn.Module
+    tokenizer:object
+    enc:DatasetDict # the encoded splits
+    collator:Callable
+    folder:RunFolder
+    meta:RunMetadata
+
+def prepare_run(config:RunConfig, resume:bool, overwrite:bool, recorded:RunMetadata|None, allow_changed_data:bool, acc) -> RunSetup:
+    "Load and check the data, build the model and encode the splits, then make the folder ready (nothing is written before)."
+    folder, data = RunFolder(config.out), load_run_data(config.data)
+    kind = run_kind(data.spec)
+    label_names = kind.label_names(data.raw)
+    if recorded is not None and not allow_changed_data: check_same_data(data, recorded, label_names, folder)
+    model, tok = build_model(config, kind, label_names)
+    enc = kind.encode(data.raw, tok, config.data)
+    prepare_folder(folder, resume, overwrite, acc)
+    meta = recorded or RunMetadata(data.source, label_names, data.report_split, data.sizes(), versions(),
+                                   acc.num_processes if acc else 1, data.hashes())
+    return RunSetup(config, data, kind, label_names, model, tok, enc, kind.collator(tok), folder, meta)
+
+def train_and_report(r:RunSetup, resume:bool, progress:bool, callbacks:list|None, main:bool) -> RunResult|None:
+    "Train, then (main process) put the best weights back, merge, and score and plot the reported splits."
+    params, task = count_parameters(r.model), r.data.spec.name
+    if main: print(f"training {r.config.model.display_name} on {task} ({r.data.source}), method {r.config.peft.method} "
+                   f"({params['trainable']:,} trainable parameters, {params['trainable_pct']:.2f}%); {len(r.enc['train'])} train / "
+                   f"{len(r.enc['validation'])} validation examples -> {r.folder.root}\n"
+                   f"classes: " + ", ".join(f"{i} = {n}" for i, n in enumerate(r.label_names or [])))
+    eval_fn = functools.partial(dev_metrics, r.kind, r.data.raw["validation"], r.enc["validation"], r.collator, r.label_names, task)
+    try: res = train(r.model, r.enc["train"], r.collator, r.config.train, r.folder.root, eval_fn, r.tokenizer, resume, progress, callbacks=callbacks)
+    except KeyboardInterrupt:
+        if main: print(f"\ninterrupted: '{r.folder.checkpoint}' holds the last checkpoint; continue with --resume {r.folder.root}")
+        raise
+    if not main: return None
+    plot_training_curves(read_log(r.folder.root), r.folder.plot("curves"), metrics=tuple(dict.fromkeys((r.config.train.metric, *r.kind.curve_metrics))))
+    best = best_model(r.model, res, r.folder, r.config, r.meta, r.kind, r.tokenizer)
+    extra = {"data_source": r.data.source, "best_step": res.best_step, "stopped_early": res.stopped_early,
+             "method": r.config.peft.method, "trainable_params": params["trainable"], "trainable_pct": params["trainable_pct"]}
+    reports = {split: report_split(r.kind, best, r.data.raw[split], r.enc[split], r.collator, r.label_names, task, split, r.folder,
+                                   None if split == r.meta.report_split else split, extra)
+               for split in dict.fromkeys(["validation", r.meta.report_split])}
+    print(format_report(reports[r.meta.report_split]))
+    return RunResult(r.folder, reports[r.meta.report_split], reports, res, best, r.tokenizer)
+
 def run_training(
     config:RunConfig, # what to run (see `make_run_config`)
     resume:bool=False, # continue the run in `config.out` from its last checkpoint (see `resume_training`)
@@ -369,51 +466,29 @@ def run_training(
     progress:bool=True, # show a progress bar
     recorded:RunMetadata|None=None, # when resuming: the metadata the run recorded, checked against the data
     callbacks:list|None=None, # more hooks into the training loop (`training.Callback`)
+    allow_changed_data:bool=False, # resume even if the data differs from what the run recorded
 ) -> RunResult|None:
     "Train, select, merge and report a run into `config.out`; None on the non-main processes of a distributed run."
     config.validate()
     acc = distributed(config.train.device)  # under `accelerate launch`: one of several processes; only the main one writes
     main = acc is None or acc.is_main_process
     if acc: config.out = broadcast_object_list([config.out])[0]  # one run folder, even if the clocks' seconds differ
-    folder, data = RunFolder(config.out), load_run_data(config.data)  # bad input stops here, before anything is written
-    if recorded is not None: check_same_data(data, recorded, folder)
-    kind = run_kind(data.spec)
-    label_names = kind.label_names(data.raw)
-    model, tok = build_model(config, kind, label_names)
-    enc, coll = kind.encode(data.raw, tok, config.data), kind.collator(tok)
-    prepare_folder(folder, resume, overwrite, acc)
-    meta = recorded or RunMetadata(data.source, label_names, data.report_split, data.sizes(), versions(), acc.num_processes if acc else 1)
-    if main and not resume: folder.root.mkdir(parents=True, exist_ok=True); write_run_config(folder, config, meta)
-    params = count_parameters(model)
-    if main: print(f"training {config.model.display_name} on {data.spec.name} ({data.source}), method {config.peft.method} "
-                   f"({params['trainable']:,} trainable parameters, {params['trainable_pct']:.2f}%); "
-                   f"{len(enc['train'])} train / {len(enc['validation'])} validation examples -> {folder.root}")
-    eval_fn = functools.partial(dev_metrics, kind, data.raw["validation"], enc["validation"], coll, label_names, data.spec.name)
-    try: res = train(model, enc["train"], coll, config.train, folder.root, eval_fn, tok, resume, progress, callbacks=callbacks)
-    except KeyboardInterrupt:
-        if main: print(f"\ninterrupted: '{folder.checkpoint}' holds the last checkpoint; continue with --resume {folder.root}")
-        raise
-    if not main: return None
-    plot_training_curves(read_log(folder.root), folder.plot("curves"), metrics=tuple(dict.fromkeys((config.train.metric, *kind.curve_metrics))))
-    best = best_model(model, res, folder, config, meta, kind, tok)
-    extra = {"data_source": data.source, "best_step": res.best_step, "stopped_early": res.stopped_early,
-             "method": config.peft.method, "trainable_params": params["trainable"], "trainable_pct": params["trainable_pct"]}
-    reports = {split: report_split(kind, best, data.raw[split], enc[split], coll, label_names, data.spec.name, split, folder,
-                                   None if split == meta.report_split else split, extra)
-               for split in dict.fromkeys(["validation", meta.report_split])}
-    print(format_report(reports[meta.report_split]))
-    return RunResult(folder, reports[meta.report_split], reports, res, best, tok)
+    setup = prepare_run(config, resume, overwrite, recorded, allow_changed_data, acc)  # bad input stops here, before any write
+    with disk_errors(setup.folder.root, f"free some space, then --resume {setup.folder.root}"), RunLock(setup.folder) if main else contextlib.nullcontext():
+        if main and not resume: write_run_config(setup.folder, config, setup.meta)
+        return train_and_report(setup, resume, progress, callbacks, main)
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a37
-def resume_training(run_dir:str|Path, progress:bool=True, callbacks:list|None=None) -> RunResult|None:
+def resume_training(run_dir:str|Path, progress:bool=True, callbacks:list|None=None, allow_changed_data:bool=False) -> RunResult|None:
     "Continue the run in `run_dir` from its last checkpoint, with its recorded configuration."
     folder = RunFolder(run_dir)
     if not folder.config.exists(): raise BasemodelError(f"'{folder.root}' is not a run folder (no {RunFolder.CONFIG})")
-    if not folder.trainer_state.exists():
-        raise BasemodelError(f"'{folder.root}' has no checkpoint to resume from (no {folder.trainer_state.relative_to(folder.root)})")
+    with RunLock(folder): recover_run_folder(folder)  # no one else writes there; a kill mid-swap left a checkpoint aside: put it back
+    if not folder.state_summary.exists():
+        raise BasemodelError(f"'{folder.root}' has no checkpoint to resume from (no {folder.state_summary.relative_to(folder.root)})")
     config, meta = read_run_config(folder)
     config.out = str(folder.root)  # wherever the folder is now
-    return run_training(config, resume=True, progress=progress, recorded=meta, callbacks=callbacks)
+    return run_training(config, resume=True, progress=progress, recorded=meta, callbacks=callbacks, allow_changed_data=allow_changed_data)
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a39
 @dataclass
@@ -434,7 +509,8 @@ def load_run(run_dir:str|Path) -> Run:
     model, tok = load_run_model(folder, config, meta, kind)
     return Run(folder, config, meta, kind, model, tok)
 
-def evaluate_run(run_dir:str|Path, split:str|None=None, data_dir:str|None=None, batch_size:int|None=None) -> dict:
+def evaluate_run(run_dir:str|Path, split:str|None=None, data_dir:str|None=None, batch_size:int|None=None,
+                 allow_changed_data:bool=False) -> dict:
     "Score a trained run on `split` (default: its report split); writes metrics-SPLIT.json and the split's plots."
     folder = RunFolder(run_dir)
     config, meta = read_run_config(folder)
@@ -443,8 +519,13 @@ def evaluate_run(run_dir:str|Path, split:str|None=None, data_dir:str|None=None, 
     data = load_run_data(config.data, data_dir)
     split = split or meta.report_split
     if split not in data.raw: raise BasemodelError(f"task '{config.data.task}' has no split '{split}' (splits: {list(data.raw)})")
-    run = load_run(folder.root)
-    enc = run.kind.encode(data.raw, run.tokenizer, config.data)
-    label_names = run.kind.label_names(data.raw)
-    return report_split(run.kind, run.model, data.raw[split], enc[split], run.kind.collator(run.tokenizer), label_names,
-                        config.data.task, split, folder, split, {"data_source": data.source}, batch_size)
+    kind = run_kind(data.spec)
+    label_names = kind.label_names(data.raw)
+    if label_names != meta.label_names:  # the model's head has one output per recorded class: other classes cannot be scored
+        raise DataError(f"the data's classes {label_names} are not the {meta.label_names} '{folder.root}' was trained on")
+    if not allow_changed_data: check_same_data(data, meta, label_names, folder, "scored")
+    with disk_errors(folder.root), RunLock(folder):
+        run = load_run(folder.root)
+        enc = run.kind.encode(data.raw, run.tokenizer, config.data)
+        return report_split(run.kind, run.model, data.raw[split], enc[split], run.kind.collator(run.tokenizer), label_names,
+                            config.data.task, split, folder, split, {"data_source": data.source}, batch_size)

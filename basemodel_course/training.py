@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -26,22 +27,24 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, extract_model_from_parallel
 from peft import set_peft_model_state_dict
-from safetensors.torch import load_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from .core import (PRECISIONS, BasemodelError, RunFolder, atomic_replace_dir, atomic_write_json,
-                                   atomic_write_text, autocast_dtype, config_error, get_device, section_from_dict, set_seed)
+from .core import (PRECISIONS, BasemodelError, DataError, RunFailure, RunFolder, atomic_replace_dir,
+                                   atomic_write_json, atomic_write_text, autocast_dtype, config_error, get_device,
+                                   recover_run_folder, section_from_dict, set_seed, verify_checksums, write_checksums)
 from .data import epoch_batches
 
 # %% auto #0
-__all__ = ['TrainConfig', 'param_groups', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'unwrap', 'distributed', 'reuse_host_memory', 'save_model', 'load_weights', 'TrainState', 'is_update_step',
-           'schedule_length', 'Callback', 'emit', 'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop',
-           'start_loop', 'restore', 'compute_loss', 'backward_micro_batch', 'optimizer_step', 'log_due', 'log_training',
-           'eval_due', 'evaluate', 'save_due', 'save_state', 'epoch_loader', 'update_step', 'fit', 'TrainResult',
-           'finish', 'train']
+__all__ = ['TrainConfig', 'param_groups', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_trainer_state',
+           'load_trainer_state', 'save_checkpoint', 'load_checkpoint', 'unwrap', 'distributed', 'reuse_host_memory',
+           'save_model', 'load_weights', 'TrainState', 'is_update_step', 'schedule_length', 'Callback', 'emit',
+           'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop', 'start_loop', 'restore', 'compute_loss',
+           'backward_micro_batch', 'optimizer_step', 'check_finite', 'log_due', 'log_training', 'eval_due', 'evaluate',
+           'save_due', 'save_state', 'epoch_loader', 'update_step', 'fit', 'TrainResult', 'finish', 'train']
 
 # %% ../nbs/api/04_training.ipynb #f11d36d2
 @dataclass
@@ -87,7 +90,10 @@ class TrainConfig:
             if getattr(self, k) < 1: raise bad(k, f"must be at least 1, got {getattr(self, k)}")
         for k in ("eval_every", "early_stopping_patience", "max_steps", "save_every"):
             if getattr(self, k) is not None and getattr(self, k) < 1: raise bad(k, f"must be at least 1 (or unset), got {getattr(self, k)}")
-        if not self.lr > 0: raise bad("lr", f"must be positive, got {self.lr}")
+        if not (self.lr > 0 and math.isfinite(self.lr)): raise bad("lr", f"must be a positive number, got {self.lr}")
+        if not 0 <= self.seed < 2**32: raise bad("seed", f"must be in [0, 2**32), got {self.seed}")
+        if self.device is not None and not re.fullmatch(r"cpu|mps|cuda(:\d+)?", self.device):
+            raise bad("device", f"must be cpu, mps, cuda or cuda:N, got '{self.device}'")
         if self.weight_decay < 0: raise bad("weight_decay", f"must be at least 0, got {self.weight_decay}")
         if not 0 <= self.warmup_ratio < 1: raise bad("warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0: raise bad("max_grad_norm", f"must be positive (or None), got {self.max_grad_norm}")
@@ -129,26 +135,66 @@ def set_rng_state(st:dict) -> None:
     np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     if "cuda" in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st["cuda"])
 
+# %% ../nbs/api/04_training.ipynb #c9f7f081
+def _pack(x, tensors:dict):
+    "A nested state as JSON, its tensors moved into `tensors` (and named in their place)."
+    if isinstance(x, torch.Tensor):
+        key = str(len(tensors)); tensors[key] = x.detach().cpu().contiguous(); return {"__tensor__": key}
+    if isinstance(x, dict): return {"__map__": [[k, _pack(v, tensors)] for k, v in x.items()]}  # keys may be ints
+    if isinstance(x, tuple): return {"__tuple__": [_pack(v, tensors) for v in x]}
+    if isinstance(x, list): return [_pack(v, tensors) for v in x]
+    if x is None or isinstance(x, (bool, int, float, str)): return x
+    raise TypeError(f"cannot store a {type(x).__name__} in a checkpoint")
+
+def _unpack(x, tensors:dict):
+    "The inverse of `_pack`."
+    if isinstance(x, list): return [_unpack(v, tensors) for v in x]
+    if not isinstance(x, dict): return x
+    if "__tensor__" in x: return tensors[x["__tensor__"]]
+    if "__tuple__" in x: return tuple(_unpack(v, tensors) for v in x["__tuple__"])
+    return {k: _unpack(v, tensors) for k, v in x["__map__"]}
+
+def save_trainer_state(folder:Path, state:dict) -> None:
+    "Write a trainer state (optimizer, schedule, RNG states, counters) as safetensors plus JSON: no pickle."
+    tensors = {}
+    skeleton = _pack(state, tensors)
+    save_file(tensors, Path(folder)/RunFolder.TRAINER_STATE)
+    atomic_write_json(Path(folder)/RunFolder.TRAINER_STATE_JSON, skeleton)
+
+def load_trainer_state(folder:Path) -> dict:
+    "Read what `save_trainer_state` wrote."
+    return _unpack(json.loads((Path(folder)/RunFolder.TRAINER_STATE_JSON).read_text(encoding="utf-8")),
+                   load_file(Path(folder)/RunFolder.TRAINER_STATE))
+
 # %% ../nbs/api/04_training.ipynb #c9f8f082
-def save_checkpoint(run_dir:Path, model, optimizer, scheduler, state:dict, scaler=None, with_model:bool=True) -> Path:
-    "Write a resumable checkpoint to `run_dir/checkpoint`, atomically."
+def save_checkpoint(run_dir:Path, model, optimizer, scheduler, state:dict, scaler=None, with_model:bool=True,
+                    with_optimizer:bool=True) -> Path:
+    "Write a resumable checkpoint to `run_dir/checkpoint`, atomically, with checksums."
     folder = RunFolder(run_dir)
     tmp = Path(tempfile.mkdtemp(dir=folder.root, prefix=f".{RunFolder.CHECKPOINT}."))
     try:
         if with_model: unwrap(model).save_pretrained(tmp/RunFolder.MODEL, safe_serialization=True)
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict() if scaler is not None else None, **state}, tmp/RunFolder.TRAINER_STATE)
+        if with_optimizer:
+            save_trainer_state(tmp, {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                     "scaler": scaler.state_dict() if scaler is not None else None, **state})
         atomic_write_json(tmp/RunFolder.STATE_SUMMARY, {k: v for k, v in state.items() if k != "rng"})
+        write_checksums(tmp)  # last: a checkpoint with checksums is complete
         return atomic_replace_dir(tmp, folder.checkpoint)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
 
 def load_checkpoint(run_dir:Path) -> dict:
-    "The trainer state of `run_dir`'s checkpoint (weights are loaded separately, from its `model` folder)."
+    "The trainer state of `run_dir`'s checkpoint, its checksums verified (weights are loaded separately, from its `model` folder)."
     folder = RunFolder(run_dir)
-    if not folder.trainer_state.exists():
-        raise BasemodelError(f"'{run_dir}' has no checkpoint to resume from (no {folder.trainer_state.relative_to(folder.root)})")
-    return torch.load(folder.trainer_state, weights_only=True, map_location="cpu")
+    if not folder.state_summary.exists():
+        raise BasemodelError(f"'{run_dir}' has no checkpoint to resume from (no {folder.state_summary.relative_to(folder.root)})")
+    if (folder.checkpoint/RunFolder.CHECKSUMS).exists() and (problem := verify_checksums(folder.checkpoint)):
+        raise DataError(f"the checkpoint in '{folder.checkpoint}' is damaged ({problem}); it cannot be resumed from")
+    summary = json.loads(folder.state_summary.read_text(encoding="utf-8"))
+    if summary.get("finished") and not folder.trainer_state_json.exists(): return summary  # a finished run keeps its counters only
+    if folder.trainer_state_json.exists(): return load_trainer_state(folder.checkpoint)
+    if folder.legacy_trainer_state.exists(): return torch.load(folder.legacy_trainer_state, weights_only=True, map_location="cpu")
+    raise DataError(f"the checkpoint in '{folder.checkpoint}' has no trainer state ({RunFolder.TRAINER_STATE_JSON}); it cannot be resumed from")
 
 def unwrap(model):
     "The underlying transformers model of a `torch.compile`d and/or DistributedDataParallel-wrapped one."
@@ -172,25 +218,32 @@ def reuse_host_memory() -> bool:
 
 # %% ../nbs/api/04_training.ipynb #f972b607
 def save_model(model, dest:Path, tokenizer=None) -> Path:
-    "`save_pretrained` (safetensors) the model, and the tokenizer if given, into `dest`, atomically."
+    "`save_pretrained` (safetensors) the model, and the tokenizer if given, into `dest`, atomically, with checksums."
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
+        write_checksums(tmp)  # last: a folder with checksums is complete (`recover_dir`)
         return atomic_replace_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
+
+def _read_safetensors(path:Path) -> dict:
+    try: return load_file(path)
+    except (SafetensorError, OSError) as e: raise DataError(f"'{path}' is damaged or truncated ({str(e).splitlines()[0]})") from None
 
 def load_weights(model:torch.nn.Module, folder:Path) -> None:
     "Load the safetensors weights in `folder` into `model`; tied weights (absent from the files) stay tied. A peft adapter folder loads into a `PeftModel`."
     adapter = Path(folder)/"adapter_model.safetensors"
     if adapter.exists():  # what a PeftModel's save_pretrained writes: the adapter (and trained head) only
-        res = set_peft_model_state_dict(model, load_file(adapter))
+        res = set_peft_model_state_dict(model, _read_safetensors(adapter))
         if res.unexpected_keys: raise BasemodelError(f"adapter '{adapter}' does not fit the model (unexpected {res.unexpected_keys[:3]})")
         return
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files: raise DataError(f"'{folder}' holds no safetensors weights")
     sd = {}
-    for f in sorted(Path(folder).glob("*.safetensors")): sd.update(load_file(f))
+    for f in files: sd.update(_read_safetensors(f))
     missing, unexpected = model.load_state_dict(sd, strict=False)
     loaded_ptrs = {p.data_ptr() for n, p in model.state_dict().items() if n in sd}
     untied = [m for m in missing if model.state_dict()[m].data_ptr() not in loaded_ptrs]
@@ -300,6 +353,7 @@ class Loop:
     callbacks:list
     state:TrainState
     running_loss:torch.Tensor|None=None # the loss summed on the device since the last log line
+    finite:torch.Tensor|None=None # on the device: every gradient norm so far was finite
     seen:int=0 # examples trained on by all processes, this session (for throughput)
     tokens:int=0 # real (unpadded) tokens trained on by all processes, this session
     t0:float=0.0 # when this session's training started
@@ -312,11 +366,10 @@ class Loop:
 
 # %% ../nbs/api/04_training.ipynb #4e8a0b76
 def start_loop(model, train_ds, collator, cfg:"TrainConfig", run_dir, eval_fn=None, tokenizer=None, loss_fn=None,
-               callbacks:list|None=None, saved:dict|None=None) -> Loop:
+               callbacks:list|None=None, saved:dict|None=None, acc=None) -> Loop:
     "Everything `fit` needs: the model on its device, the optimizer and schedule; from `saved` (a checkpoint) when resuming."
     cfg.validate()
     if len(train_ds) == 0: raise BasemodelError("the training split is empty")
-    acc = distributed(cfg.device)  # None in a single process
     folder, main = RunFolder(run_dir), acc is None or acc.is_main_process  # only the main process writes
     if main: folder.root.mkdir(parents=True, exist_ok=True)
     device = acc.device if acc else get_device(cfg.device)
@@ -387,9 +440,16 @@ def optimizer_step(loop:Loop) -> torch.Tensor:
     else: opt.step()
     loop.scheduler.step(); opt.zero_grad(set_to_none=True)
     loop.state.global_step += 1; loop.state.loss_steps += 1
+    if scaler is None: loop.finite &= torch.isfinite(gnorm)  # no sync: read at the next log line or checkpoint (fp16's scaler skips such steps itself)
     return gnorm
 
 # %% ../nbs/api/04_training.ipynb #7b1e3fa9
+def check_finite(loop:Loop) -> None:
+    "Stop the run, keeping the last good checkpoint, once a loss or a gradient norm is inf or nan."
+    if bool(loop.finite) and bool(torch.isfinite(loop.running_loss)): return
+    raise RunFailure(f"training diverged by optimizer step {loop.state.global_step}: a loss or gradient is not finite (inf or nan); "
+                     f"the last good checkpoint is kept in '{loop.folder.checkpoint}' (lower the learning rate, or train in fp32)")
+
 def log_due(loop:Loop) -> bool:
     "Whether this step writes a training record."
     g = loop.state.global_step
@@ -399,6 +459,7 @@ def log_training(loop:Loop, gnorm:torch.Tensor) -> dict:
     "Read the running loss back, make the training record and hand it to the callbacks."
     st = loop.state
     if loop.acc: loop.running_loss = loop.acc.reduce(loop.running_loss, reduction="mean")  # the mean over processes
+    check_finite(loop)
     st.loss_sum += float(loop.running_loss); loop.running_loss.zero_()
     dt = time.perf_counter() - loop.t0
     rec = {"step": st.global_step, "epoch": st.epoch, "loss": st.loss_sum / st.loss_steps,
@@ -418,6 +479,7 @@ def eval_due(loop:Loop, end_of_epoch:bool) -> bool:
 def evaluate(loop:Loop) -> dict:
     "Score the model with `eval_fn`, keep it if it is the best so far, and hand the record to the callbacks."
     model, st, cfg = loop.model, loop.state, loop.cfg
+    check_finite(loop)  # a diverged model is never scored, nor kept as the best
     model.eval()
     with torch.no_grad(), torch.autocast(loop.device.type, dtype=loop.amp_dtype, enabled=loop.amp_dtype is not None):
         metrics = loop.eval_fn(unwrap(model))
@@ -442,11 +504,13 @@ def save_due(loop:Loop, end_of_epoch:bool, evaluated:bool) -> bool:
     return evaluated or end_of_epoch or bool(every and loop.state.global_step % every == 0)
 
 def save_state(loop:Loop, finished:bool=False) -> None:
-    "Write the resumable checkpoint (main process only); a finished run's checkpoint keeps no weights."
+    "Write the resumable checkpoint (main process only); a finished run's keeps only its counters unless `cfg.keep_checkpoint`."
+    check_finite(loop)  # never replace a good checkpoint with a diverged one
     loop.state.loss_sum += float(loop.running_loss); loop.running_loss.zero_()  # carry the unlogged loss
     if not loop.is_main: return
     st = {**asdict(loop.state), "rng": rng_state(), "finished": finished, "stopped_early": loop.stop, "total_steps": loop.total_steps}
-    save_checkpoint(loop.folder.root, loop.model, loop.optimizer, loop.scheduler, st, loop.scaler, with_model=not finished)
+    keep = not finished or loop.cfg.keep_checkpoint
+    save_checkpoint(loop.folder.root, loop.model, loop.optimizer, loop.scheduler, st, loop.scaler, with_model=keep, with_optimizer=keep)
 
 # %% ../nbs/api/04_training.ipynb #ae4b6dc2
 def epoch_loader(loop:Loop):
@@ -479,6 +543,7 @@ def fit(loop:Loop) -> None:
     "Train until the step budget is spent or a callback sets `loop.stop`."
     loop.model.train()
     loop.running_loss, loop.t0 = torch.zeros((), device=loop.device), time.perf_counter()
+    loop.finite = torch.ones((), dtype=torch.bool, device=loop.device)
     while loop.state.global_step < loop.total_steps and not loop.stop:
         for batch in epoch_loader(loop):
             backward_micro_batch(loop, batch)
@@ -502,7 +567,6 @@ def finish(loop:Loop) -> TrainResult:
     st = loop.state
     if loop.eval_fn is None and loop.is_main: save_model(unwrap(loop.model), loop.folder.model, loop.tokenizer)
     save_state(loop, finished=True)
-    if not loop.cfg.keep_checkpoint and loop.is_main: shutil.rmtree(loop.folder.checkpoint_model, ignore_errors=True)
     if loop.acc: loop.acc.wait_for_everyone()
     return TrainResult(st.best, st.best_step, st.global_step, loop.stop, st.history,
                        best_in_memory=loop.eval_fn is None or st.best_step == st.global_step)
@@ -521,13 +585,16 @@ def train(
     callbacks:list[Callback]|None=None, # more hooks, called after the log file's and before the progress bar's
 ) -> TrainResult:
     "Fine-tune `model` with cross-entropy; keeps the best model by `cfg.metric` in `run_dir/model`."
+    acc = distributed(cfg.device)  # None in a single process
+    if resume and (acc is None or acc.is_main_process): recover_run_folder(RunFolder(run_dir))  # after a kill mid-swap
+    if resume and acc: acc.wait_for_everyone()
     saved = load_checkpoint(run_dir) if resume else None
     if saved is not None and saved.get("finished"):
         st = TrainState.from_checkpoint(saved)
         return TrainResult(st.best, st.best_step, st.global_step, saved["stopped_early"], st.history, best_in_memory=False)
     cbs = [JsonlLog()] + ([EarlyStopping(cfg.early_stopping_patience)] if cfg.early_stopping_patience is not None else [])
     cbs += list(callbacks or []) + ([ProgressBar()] if progress else [])
-    loop = start_loop(model, train_ds, collator, cfg, run_dir, eval_fn, tokenizer, loss_fn, cbs, saved)
+    loop = start_loop(model, train_ds, collator, cfg, run_dir, eval_fn, tokenizer, loss_fn, cbs, saved, acc)
     emit(loop, "on_train_begin")
     try: fit(loop)
     finally: emit(loop, "on_train_end")  # normally or not (an interrupt, a crash): the progress bar closes

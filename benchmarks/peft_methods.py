@@ -55,7 +55,7 @@ CONFIGS = TABLE | FRONTIER
 PEFT_KEYS = ("r", "alpha", "dropout", "target_modules", "num_virtual_tokens", "freeze_layers")
 
 
-def run_one(name:str, method:str, opts:dict, data_dir:str|None, max_train:int|None, epochs:int, seed:int) -> dict:
+def run_one(name:str, method:str, opts:dict, data_dir:str|None, max_train:int|None, epochs:int, seed:int, max_dev:int|None=None) -> dict:
     "Train and score one configuration in this process; returns its row."
     import torch, transformers
     from basemodel_course.core import fast_bf16, get_device
@@ -69,6 +69,7 @@ def run_one(name:str, method:str, opts:dict, data_dir:str|None, max_train:int|No
     device = get_device()
     precision = "bf16" if fast_bf16(device) else "fp32"
     dsd = load_task("sst2", data_dir).data
+    if max_dev: dsd["validation"] = dsd["validation"].select(range(min(max_dev, len(dsd["validation"]))))  # smoke tests only
     if max_train: dsd["train"] = dsd["train"].shuffle(seed=0).select(range(min(max_train, len(dsd["train"]))))
     model, tok = load_base_model(None, "classification", label_names=dsd["train"].features["label"].names, seed=seed)
     enc = tokenize_dataset(dsd, tok, max_length=66)
@@ -132,11 +133,12 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None, help="folder with sst2/ (default: $BASEMODEL_DATA)")
     p.add_argument("--out", default=str(RESULTS/"peft.json"))
     p.add_argument("--append", action="store_true", help="keep rows of other configurations already in --out")
+    p.add_argument("--max-dev", type=int, default=None, help="score the first N dev sentences only (smoke tests; default: all 872)")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: run one configuration, print its row
     a = p.parse_args(argv)
     if a.one:
         method, opts = CONFIGS[a.one]
-        emit_row(run_one(a.one, method, opts, a.data_dir, a.max_train_samples, a.epochs, a.seed))
+        emit_row(run_one(a.one, method, opts, a.data_dir, a.max_train_samples, a.epochs, a.seed, a.max_dev))
         return 0
     names = a.configs.split(",") if a.configs else list({"table": TABLE, "frontier": FRONTIER, "all": CONFIGS}[a.set])
     bad = [n for n in names if n not in CONFIGS]
@@ -144,7 +146,7 @@ def main(argv=None) -> int:
     out = Path(a.out)
     rows = [r for r in json.loads(out.read_text()) if r["name"] not in names] if a.append and out.exists() else []
     child_args = ["--epochs", a.epochs, "--seed", a.seed] + (["--max-train-samples", a.max_train_samples] if a.max_train_samples else []) \
-                 + (["--data-dir", a.data_dir] if a.data_dir else [])
+                 + (["--data-dir", a.data_dir] if a.data_dir else []) + (["--max-dev", a.max_dev] if a.max_dev else [])
     for name, row in run_rows(__file__, names, child_args):
         rows.append(row)
         print(f"    dev {100*row['dev_accuracy']:.2f} [{100*row['ci95'][0]:.1f}, {100*row['ci95'][1]:.1f}], "

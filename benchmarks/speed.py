@@ -227,6 +227,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1, help="run ours and Trainer tuned this many times each, alternating; report medians")
     p.add_argument("--only", nargs="*", default=None, help="run only these of: ours trainer_default trainer_tuned")
     p.add_argument("--peak-seconds", type=float, default=1.5, help="time each matmul shape this long")
+    p.add_argument("--max-dev", type=int, default=None, help="score the first N dev sentences only (smoke tests; default: all)")
     p.add_argument("--out", default=str(RESULTS/"speed.json"))
     a = p.parse_args(argv)
     n = a.max_train_samples or (3000 if a.quick else 8000)
@@ -261,6 +262,7 @@ def main(argv=None):
     _, tok = fresh_model(a.seed)
     enc = tokenize_dataset(dsd, tok, max_length=a.max_length)
     train_ds, dev = enc["train"], enc["validation"]
+    if a.max_dev: dev = dev.select(range(min(a.max_dev, len(dev))))  # smoke tests only: reported runs score all 872
 
     warm_up(train_ds, tok, device, list(precisions.values()))
     runs = {}
@@ -287,7 +289,7 @@ def main(argv=None):
     res = {"command": command_line(__file__, argv), "machine": machine,
            "device": str(device), "device_name": machine.get("gpu", machine["cpu"]),
            "threads": torch.get_num_threads(), "torch": torch.__version__, "native_bf16": fast_bf16(device), "host_memory_reused": host_memory_reused,
-           "train_samples": len(train_ds), "hyper_parameters": hp,
+           "train_samples": len(train_ds), "dev_samples": len(dev), "hyper_parameters": hp,
            "flop_formula": "per sequence of L real tokens: 6*N*L + 12*n_layer*d_model*L^2, N = encoder non-embedding parameters",
            "peak_gflops": {k: v["gflops"] for k, v in peak.items()}, "peak_per_shape": {k: v["per_shape"] for k, v in peak.items()},
            "best_peak_precision": best_prec, "runs": runs, "levers": levers, "repeats": a.repeats,

@@ -39,9 +39,9 @@ def shared_data():
     return Path(d)
 
 
-def assert_user_error(r, *fragments):
-    "Exit status 2, a single line on stderr naming the problem, no traceback."
-    assert r.returncode == 2, (r.returncode, r.stderr[-1500:])
+def assert_user_error(r, *fragments, code=2):
+    "A single line on stderr naming the problem, no traceback; exit status 2 for a usage error, 1 for a data error."
+    assert r.returncode == code, (r.returncode, r.stderr[-1500:])
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("basemodel-course: error: "), r.stderr[-1500:]
     for f in fragments: assert f in err[0], err[0]

@@ -20,7 +20,7 @@ def run_benchmark(script:str, *args):
 
 def test_speed_benchmark_smoke(tmp_path, shared_data):
     out = tmp_path/"speed.json"
-    r = run_benchmark("speed.py", "--max-train-samples", "64", "--peak-seconds", "0.05", "--repeats", "2",
+    r = run_benchmark("speed.py", "--max-train-samples", "64", "--peak-seconds", "0.05", "--repeats", "2", "--max-dev", "64",
                       "--data-dir", shared_data, "--out", out)
     res = json.loads(out.read_text())
     assert len(res["speedup_vs_trainer_tuned_trials"]) == 2 and len(res["runs"]["ours"]["trials_samples_per_s"]) == 2
@@ -50,7 +50,7 @@ def test_exact_levers_benchmark_smoke(tmp_path, shared_data):
 
 def test_peft_benchmark_smoke(tmp_path, shared_data):
     out = tmp_path/"peft.json"
-    run_benchmark("peft_methods.py", "--configs", "full,lora,bitfit", "--max-train-samples", "64", "--data-dir", shared_data, "--out", out)
+    run_benchmark("peft_methods.py", "--configs", "full,lora,bitfit", "--max-train-samples", "64", "--max-dev", "64", "--data-dir", shared_data, "--out", out)
     rows = json.loads(out.read_text())
     assert [x["name"] for x in rows] == ["full", "lora", "bitfit"]
     for x in rows:

@@ -37,25 +37,25 @@ def write_sst2(tmp_path, train_rows, dev_rows="sentence\tlabel\nfine\t1\n"):
 def test_wrong_column_count(tmp_path):
     data = write_sst2(tmp_path, "sentence\tlabel\ngood\t1\nbad film\t0\textra\n")
     r = run_cli("train", "--task", "sst2", "--data-dir", data, "--out", tmp_path/"run")
-    assert_user_error(r, "train.tsv line 3", "expected 2 tab-separated columns, found 3")
+    assert_user_error(r, "train.tsv line 3", "expected 2 tab-separated columns, found 3", code=1)
     assert not (tmp_path/"run").exists()
 
 
 def test_label_outside_label_set(tmp_path):
     data = write_sst2(tmp_path, "sentence\tlabel\ngood\t1\nbad\t2\n")
     assert_user_error(run_cli("train", "--task", "sst2", "--data-dir", data, "--out", tmp_path/"run"),
-                      "train.tsv line 3", "label '2' is not in the label set")
+                      "train.tsv line 3", "label '2' is not in the label set", code=1)
     assert not (tmp_path/"run").exists()
 
 
 def test_empty_text(tmp_path):
     data = write_sst2(tmp_path, "sentence\tlabel\ngood\t1\n \t0\n")
-    assert_user_error(run_cli("train", "--task", "sst2", "--data-dir", data, "--out", tmp_path/"run"), "train.tsv line 3", "empty text")
+    assert_user_error(run_cli("train", "--task", "sst2", "--data-dir", data, "--out", tmp_path/"run"), "train.tsv line 3", "empty text", code=1)
 
 
 def test_empty_split(tmp_path):
     data = write_sst2(tmp_path, "sentence\tlabel\ngood\t1\n", dev_rows="sentence\tlabel\n")
-    assert_user_error(run_cli("train", "--task", "sst2", "--data-dir", data, "--out", tmp_path/"run"), "dev.tsv", "has no examples")
+    assert_user_error(run_cli("train", "--task", "sst2", "--data-dir", data, "--out", tmp_path/"run"), "dev.tsv", "has no examples", code=1)
     assert not (tmp_path/"run").exists()
 
 
@@ -75,7 +75,7 @@ def test_local_task_bad_label_in_jsonl(tmp_path):
     (tmp_path/"t.jsonl").write_text('{"text": "a", "label": "pos"}\n{"text": "b", "label": "neg"}\n')
     (tmp_path/"v.jsonl").write_text('{"text": "c", "label": "pos"}\n{"text": "d", "label": "meh"}\n')
     r = run_cli("train", "--task", "local", "--train-file", tmp_path/"t.jsonl", "--validation-file", tmp_path/"v.jsonl", "--out", tmp_path/"run")
-    assert_user_error(r, "v.jsonl line 2", "label 'meh'")
+    assert_user_error(r, "v.jsonl line 2", "label 'meh'", code=1)
 
 
 # ---------------------------------------------------------------- runs
@@ -135,6 +135,8 @@ def test_evaluate_command_and_plain_transformers_loading(tmp_path):
     for v in m["metrics"].values(): assert v["ci95"][0] <= v["value"] <= v["ci95"][1]
     conf = json.loads((run/"config.json").read_text())
     assert conf["metadata"]["data_source"].startswith("local:") and conf["config"]["train"]["seed"] == 42
+    assert sorted(Path(f).name for f in conf["metadata"]["data_files"]) == ["tiny_sentiment_test.csv", "tiny_sentiment_train.csv", "tiny_sentiment_validation.csv"]
+    assert sorted(p.name for p in (run/"checkpoint").iterdir()) == ["checksums.json", "state.json"]  # a finished run keeps no optimizer state
     r = run_cli("evaluate", run, "--split", "validation", check=True)
     assert (run/"metrics-validation.json").exists() and "accuracy" in r.stdout
     from transformers import AutoModelForSequenceClassification

@@ -27,7 +27,7 @@ def wnut_dir(tmp_path, train=GOOD, dev=GOOD, test=GOOD, mode="w"):
 def test_bad_conll_input(tmp_path, train, fragments):
     data = wnut_dir(tmp_path, train=train)
     r = run_cli("train", "--task", "wnut17", "--data-dir", data, "--out", tmp_path/"run")
-    assert_user_error(r, *fragments)
+    assert_user_error(r, *fragments, code=1)
     assert not (tmp_path/"run").exists()
 
 
