@@ -28,9 +28,10 @@ import torch
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'DISK_ERRNOS', 'BasemodelError', 'DataError', 'RunFailure', 'config_error', 'field_flag',
-           'section_from_dict', 'set_seed', 'get_device', 'autocast_dtype', 'fast_bf16', 'data_root', 'source_checkout',
-           'cache_dir', 'RunFolder', 'atomic_write_text', 'atomic_write_json', 'atomic_replace_dir', 'sha256_file',
-           'write_checksums', 'verify_checksums', 'recover_dir', 'recover_run_folder', 'RunLock', 'disk_errors']
+           'section_from_dict', 'set_seed', 'get_device', 'autocast_dtype', 'fast_bf16', 'auto_precision', 'env_flag',
+           'full_run', 'hub_reachable', 'data_root', 'source_checkout', 'cache_dir', 'RunFolder', 'atomic_write_text',
+           'atomic_write_json', 'atomic_replace_dir', 'sha256_file', 'write_checksums', 'verify_checksums',
+           'recover_dir', 'recover_run_folder', 'RunLock', 'disk_errors']
 
 # %% ../nbs/api/00_core.ipynb #960634e3
 class BasemodelError(ValueError):
@@ -121,12 +122,46 @@ def autocast_dtype(
 def fast_bf16(
     device:torch.device, # where the computation runs
 ) -> bool:
-    "True where bf16 matmuls run natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16 or AMX (else bf16 is emulated, and slow)."
-    if device.type == "cuda": return torch.cuda.is_bf16_supported()
+    "True where bf16 matmuls run natively: a CUDA GPU from Ampere on (compute capability 8), or a CPU with AVX512-BF16 or AMX."
+    if device.type == "cuda":
+        if torch.version.hip: return torch.cuda.is_bf16_supported()
+        return torch.cuda.get_device_capability(device)[0] >= 8  # a T4 (7.5) or V100 (7.0) emulates bf16: slow
     if device.type != "cpu": return False
     try: flags = Path("/proc/cpuinfo").read_text()
     except OSError: return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+def auto_precision(
+    device:torch.device, # where the computation runs
+) -> str:
+    "The fastest precision that trains well here: bf16 where it is native, fp16 (with a gradient scaler) on older GPUs, else fp32."
+    if fast_bf16(device): return "bf16"
+    return "fp16" if device.type == "cuda" else "fp32"
+
+# %% ../nbs/api/00_core.ipynb #c3d4e5f6
+def env_flag(
+    name:str, # the environment variable
+    default:bool=False, # its value when unset or empty
+) -> bool:
+    "A yes/no switch from the environment: 1/true/yes or 0/false/no (any case); anything else is one sentence."
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "": return default
+    if raw in ("1", "true", "yes", "on"): return True
+    if raw in ("0", "false", "no", "off"): return False
+    raise BasemodelError(f"environment variable {name} must be 1 or 0 (or true/false), got '{os.environ[name]}'")
+
+def full_run() -> bool:
+    "The chapters' full-scale switch: the environment variable BASEMODEL_FULL_RUN (default: the small settings)."
+    return env_flag("BASEMODEL_FULL_RUN")
+
+def hub_reachable(
+    timeout:float=3.0, # seconds to wait for a connection
+) -> bool:
+    "Whether the Hugging Face Hub can be reached: False when HF_HUB_OFFLINE is set or huggingface.co does not answer."
+    if env_flag("HF_HUB_OFFLINE") or env_flag("HF_DATASETS_OFFLINE"): return False
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout): return True
+    except OSError: return False
 
 # %% ../nbs/api/00_core.ipynb #65857796
 def data_root(

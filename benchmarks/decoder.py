@@ -29,7 +29,7 @@ LABEL_WORDS = ["negative", "positive"]
 
 def run_one(row:str, a) -> dict:
     import numpy as np, transformers
-    from basemodel_course.core import fast_bf16, get_device, set_seed
+    from basemodel_course.core import auto_precision, get_device, set_seed
     from basemodel_course.data import load_task
     from basemodel_course.evaluation import classification_metrics
     from basemodel_course.generation import TEMPLATE, completion_dataset, format_prompt, label_logprobs, lm_loss, pick_shots
@@ -40,7 +40,7 @@ def run_one(row:str, a) -> dict:
     import datasets; datasets.disable_progress_bars()
     set_seed(a.seed)
     device = get_device()
-    precision = "bf16" if fast_bf16(device) else "fp32"
+    precision = auto_precision(device)  # bf16 where native, fp16 on older GPUs, else fp32
     dsd = load_task("sst2", a.data_dir).data
     dev, tr = dsd["validation"], dsd["train"]
     if a.max_dev: dev = dev.shuffle(seed=0).select(range(min(a.max_dev, len(dev))))  # smoke tests only; reported runs score all 872

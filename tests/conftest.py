@@ -32,6 +32,16 @@ def tiny_args(out, *extra):
             "--batch-size", "8", "--epochs", "2", "--lr", "1e-4", "--max-length", "32", "--no-progress", "--out", out, *extra]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "shared_data: reads the benchmark data (BASEMODEL_DATA); CI runs these again with it (make test-data)")
+
+
+def pytest_collection_modifyitems(items):
+    "Every test that asks for the benchmark data is marked, so `pytest -m shared_data` selects what the data changes."
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()): item.add_marker(pytest.mark.shared_data)
+
+
 @pytest.fixture
 def shared_data():
     d = os.environ.get("BASEMODEL_DATA")
