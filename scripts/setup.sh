@@ -18,7 +18,6 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   pip install -q --retries 0 --timeout 10 "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu 2>/dev/null \
     || pip install -q "torch==2.13.0"
 fi
-"$VENV/bin/python" -c "import torch; print('torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU build)')"
 if [ "${BASEMODEL_LATEST:-0}" = 1 ]; then
   pip install -q --upgrade --upgrade-strategy eager -e ".[dev]"
 else
@@ -34,3 +33,4 @@ if command -v npm >/dev/null; then
 else
   echo "npm not found: make docs needs it for MathJax (Debian: apt-get install npm); the tests of the library do not"
 fi
+"$VENV/bin/python" -c "import torch; print('torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU build)')"
