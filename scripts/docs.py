@@ -34,7 +34,7 @@ from pygments.formatters import HtmlFormatter
 ROOT = Path(__file__).resolve().parents[1]
 EXEC, PROC, OUT = ROOT/"_exec", ROOT/"_proc", ROOT/"_docs_html"
 MATHJAX = ROOT/"node_modules"/"mathjax"/"es5"
-DRAWS = re.compile(r"\bplt\.(subplots|figure|hist|plot|bar|imshow)\(|\bplot_\w+\(|\bsns\.\w+\(|\.plot\(")
+DRAWS = re.compile(r"\bplt\.(subplots|figure|hist|plot|bar|imshow)\(|(?<![.\w])plot_\w+\(|\bsns\.\w+\(")  # not `folder.plot(...)`: a path
 DIRECTIVE = re.compile(r"^\s*#\|\s*([\w-]+)\s*:?\s*(.*?)\s*$")
 
 
