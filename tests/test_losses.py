@@ -29,7 +29,7 @@ FAST = settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[H
 
 
 def close(a, b, tol=TOL):
-    torch.testing.assert_close(a, b, atol=tol, rtol=0, equal_nan=True)
+    torch.testing.assert_close(a, b, atol=tol, rtol=1e-12, equal_nan=True)  # rtol: float64 rounding at huge values (1e185)
 
 
 @st.composite
