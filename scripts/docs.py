@@ -261,7 +261,7 @@ def build_preview(proc:Path=PROC, out:Path=OUT, figures:dict|None=None) -> dict:
         prev = f'<a class="prev" href="{relpath(names[order[i-1]], page)}">&larr; {html.escape(titles[order[i-1]])}</a>' if i else "<span></span>"
         nxt = f'<a class="next" href="{relpath(names[order[i+1]], page)}">{html.escape(titles[order[i+1]])} &rarr;</a>' if i + 1 < len(order) else ""
         desc = fms[nb].get("description")
-        doc = SHELL.format(title=html.escape(titles[nb]), up="../" * (len(Path(page).parts) - 1), nav=nav_html(sections, page, names, titles),
+        doc = SHELL.format(title=html.escape(titles[nb]), up=relpath("", page), nav=nav_html(sections, page, names, titles),
                            description=f'<p class="description">{html.escape(desc)}</p>' if desc else "", body=body, prev=prev, next=nxt)
         dest = out/page; dest.parent.mkdir(parents=True, exist_ok=True); dest.write_text(doc, encoding="utf-8")
         manifest[page] = {"notebook": nb, "title": titles[nb], "figures": (figures or {}).get(nb)}
