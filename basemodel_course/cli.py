@@ -1,4 +1,4 @@
-"""The `basemodel-course` command: `train` a model on a task into a run folder, `evaluate` a saved run, list `tasks`.
+"""The `basemodel-course` command: `train` a model on a task into a run folder, `evaluate` a saved run, `probe` it (calibration, behavioural tests, bias, robustness, explanations), list `tasks`.
 
 Docs: https://basemodel-course.github.io/basemodel_course/api/cli.html.md"""
 
@@ -19,11 +19,12 @@ import transformers
 from .core import BasemodelError, field_flag
 from .data import TASKS
 from .evaluation import format_report
+from .probes import SUITES, ProbeOptions, run_probes, summarize_probe
 from .run import RunConfig, evaluate_run, make_run_config, resume_training, run_training
 
 # %% auto #0
 __all__ = ['SUPPRESS', 'field_help', 'build_parser', 'given_options', 'config_from_args', 'cmd_train', 'cmd_evaluate',
-           'cmd_tasks', 'main']
+           'cmd_probe', 'cmd_tasks', 'main']
 
 # %% ../nbs/api/07_cli.ipynb #a74e6288
 SUPPRESS = argparse.SUPPRESS
@@ -75,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", default=None, help="override the data folder recorded in the run")
     e.add_argument("--batch-size", type=int, default=None, help="evaluation batch size (default: 128, 64 for token tasks)")
     e.add_argument("--allow-changed-data", action="store_true", help="score even if the data files differ from the ones the run was trained on")
+    pr = sub.add_parser("probe", help="probe a saved text-classification run: calibration, CheckList, EEC bias, perturbations, attack, explanations")
+    pr.add_argument("run_dir", help="a run folder written by `train`")
+    pr.add_argument("--suite", default="all", help=f"comma-separated suites from {','.join(SUITES)}, or all (default: all)")
+    pr.add_argument("--data-dir", default=None, help="the benchmark data folder (default: the run's, else $BASEMODEL_DATA)")
+    helps = field_help(ProbeOptions)
+    for f in dataclasses.fields(ProbeOptions):
+        kw = _flag_keywords(f)
+        pr.add_argument("--" + f.name.replace("_", "-"), dest=f"probe.{f.name}", default=f.default, **kw,
+                        help=f"{helps.get(f.name, '')} (default: {f.default})".replace("%", "%%"))
+    pr.add_argument("--no-progress", action="store_true", help="no progress bars")
+    pr.add_argument("--allow-changed-data", action="store_true", help="probe even if the data files differ from the ones the run was trained on")
     sub.add_parser("tasks", help="list the registered tasks")
     return p
 
@@ -109,6 +121,14 @@ def cmd_evaluate(args:argparse.Namespace) -> dict:
     print(format_report(rep))
     return rep
 
+def cmd_probe(args:argparse.Namespace) -> dict:
+    "Run `basemodel-course probe RUN_DIR --suite ...`; writes probes/SUITE.json and plots, prints one summary per suite."
+    if args.no_progress: datasets.disable_progress_bars()
+    opts = ProbeOptions(**{f.name: getattr(args, f"probe.{f.name}") for f in dataclasses.fields(ProbeOptions)})
+    written = run_probes(args.run_dir, args.suite, args.data_dir, opts, progress=not args.no_progress, allow_changed_data=args.allow_changed_data)
+    for suite, path in written.items(): print(summarize_probe(path))
+    return written
+
 def cmd_tasks(args:argparse.Namespace) -> None:
     "Print the registered tasks."
     for name, spec in sorted(TASKS.items()): print(f"{name:<22} {spec.kind:<22} {spec.description}")
@@ -119,7 +139,7 @@ def main(argv:list[str]|None=None) -> int:
     args = build_parser().parse_args(argv)
     transformers.logging.set_verbosity_error()
     try:
-        {"train": cmd_train, "evaluate": cmd_evaluate, "tasks": cmd_tasks}[args.command](args)
+        {"train": cmd_train, "evaluate": cmd_evaluate, "probe": cmd_probe, "tasks": cmd_tasks}[args.command](args)
     except BasemodelError as e:
         print(f"basemodel-course: error: {e}", file=sys.stderr)
         return e.exit_code

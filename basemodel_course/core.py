@@ -212,8 +212,9 @@ class RunFolder:
     STATE_SUMMARY:ClassVar[str] = "state.json"
     CHECKSUMS:ClassVar[str] = "checksums.json"
     LOCK:ClassVar[str] = "run.lock"
+    PROBES:ClassVar[str] = "probes"
     # what a run folder may hold: anything else in it is not ours, and `--overwrite` will not delete it
-    ENTRIES:ClassVar[tuple] = (CONFIG, LOG, CHECKPOINT, MODEL, ADAPTER, LOCK, "metrics.json", "metrics-*.json", "*.png",
+    ENTRIES:ClassVar[tuple] = (CONFIG, LOG, CHECKPOINT, MODEL, ADAPTER, LOCK, PROBES, "metrics.json", "metrics-*.json", "*.png",
                            f".{CHECKPOINT}.*", f".{MODEL}.*", f".{ADAPTER}.*", ".*.tmp")  # and the temporary names of atomic writes
     config:ClassVar = _InRun(CONFIG) # the configuration and metadata
     log:ClassVar = _InRun(LOG) # training and evaluation records
@@ -226,6 +227,7 @@ class RunFolder:
     model:ClassVar = _InRun(MODEL) # the best model
     adapter:ClassVar = _InRun(ADAPTER) # a merged PEFT run's adapter
     lock:ClassVar = _InRun(LOCK) # who is writing the folder now
+    probes:ClassVar = _InRun(PROBES) # what `basemodel-course probe` writes: one JSON per suite, and its plots
 
     def __post_init__(self): object.__setattr__(self, "root", Path(self.root))
 

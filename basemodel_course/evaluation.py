@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from scipy.optimize import minimize_scalar
 from seqeval.metrics.sequence_labeling import get_entities
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -22,11 +23,13 @@ from tqdm.auto import tqdm
 from .core import BasemodelError, autocast_dtype
 
 # %% auto #0
-__all__ = ['predict', 'confusion_matrices', 'metrics_from_confusion', 'resample_indices', 'percentile_ci', 'metric_entry',
-           'bootstrap_ci', 'classification_metrics', 'softmax_np', 'expected_calibration_error', 'evaluate_classifier',
-           'plot_training_curves', 'plot_confusion_matrix', 'top_errors', 'word_predictions', 'entity_counts',
-           'entity_metrics', 'token_level_report', 'entity_errors', 'entity_type_confusion', 'evaluate_tagger',
-           'plot_per_type_f1', 'format_report']
+__all__ = ['BINNINGS', 'predict', 'confusion_matrices', 'metrics_from_confusion', 'resample_indices', 'percentile_ci',
+           'metric_entry', 'bootstrap_ci', 'classification_metrics', 'softmax_np', 'calibration_bins',
+           'calibration_error_from_bins', 'expected_calibration_error', 'brier_score', 'nll_per_example',
+           'calibration_metrics', 'fit_temperature', 'cross_fitted_temperature', 'temperature_scaling_report',
+           'plot_reliability_diagram', 'evaluate_classifier', 'plot_training_curves', 'plot_confusion_matrix',
+           'top_errors', 'word_predictions', 'entity_counts', 'entity_metrics', 'token_level_report', 'entity_errors',
+           'entity_type_confusion', 'evaluate_tagger', 'plot_per_type_f1', 'format_report']
 
 # %% ../nbs/api/05_evaluation.ipynb #fb511326
 @torch.no_grad()
@@ -148,19 +151,158 @@ def softmax_np(logits:np.ndarray) -> np.ndarray:
     e = np.exp(z)
     return e / e.sum(-1, keepdims=True)
 
+BINNINGS = ("width", "mass")
+
+def calibration_bins(
+    conf:np.ndarray, # (n,) confidence of each prediction, in [0, 1]
+    n_bins:int=15, # M
+    binning:str="width", # "width": equal-width bins on [0, 1]; "mass": equal-mass bins (edges at the quantiles of `conf`)
+) -> np.ndarray:
+    "The bin (0 .. M-1) of each prediction."
+    if binning not in BINNINGS: raise BasemodelError(f"binning must be one of {list(BINNINGS)}, got '{binning}'")
+    if n_bins < 1: raise BasemodelError(f"n_bins must be at least 1, got {n_bins}")
+    if binning == "width": return np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    edges = np.quantile(conf, np.linspace(0, 1, n_bins + 1)[1:-1])
+    return np.searchsorted(edges, conf, side="right")
+
+def calibration_error_from_bins(
+    bins:np.ndarray, # (n,) bin of each prediction
+    conf:np.ndarray, # (n,) confidence
+    correct:np.ndarray, # (n,) 1 where the prediction is right
+    n_bins:int, # M
+    resample:np.ndarray|None=None, # (B, n) example indices; None: the data as is
+) -> np.ndarray:
+    "ECE = (1/n) * sum over bins of |sum of (correct - confidence)|, for the data (shape ()) or each resample (B,)."
+    idx = np.arange(len(conf))[None] if resample is None else resample
+    B, n = idx.shape
+    flat = (np.arange(B)[:, None] * n_bins + bins[idx]).ravel()
+    gap = np.bincount(flat, weights=(correct[idx] - conf[idx]).ravel(), minlength=B * n_bins).reshape(B, n_bins)
+    ece = np.abs(gap).sum(1) / n
+    return ece[0] if resample is None else ece
+
 def expected_calibration_error(
     probs:np.ndarray, # (n, C) predicted probabilities
     y_true:np.ndarray, # (n,) true classes
-    n_bins:int=15, # equal-width confidence bins on [0, 1]
+    n_bins:int=15, # M
+    binning:str="width", # "width" (the headline) or "mass"
 ) -> float:
     "ECE: the bin-size-weighted mean gap between accuracy and confidence."
-    conf, pred = probs.max(1), probs.argmax(1)
-    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        m = bins == b
-        if m.any(): ece += m.mean() * abs((pred[m] == y_true[m]).mean() - conf[m].mean())
-    return float(ece)
+    conf, correct = probs.max(1), (probs.argmax(1) == np.asarray(y_true)).astype(float)
+    return float(calibration_error_from_bins(calibration_bins(conf, n_bins, binning), conf, correct, n_bins))
+
+# %% ../nbs/api/05_evaluation.ipynb #65e3660e
+def brier_score(
+    probs:np.ndarray, # (n, C) predicted probabilities
+    y_true:np.ndarray, # (n,) true classes
+) -> np.ndarray:
+    "Per example, sum over classes of (p - one_hot)^2; the Brier score is its mean (0 is perfect, 2 the worst)."
+    onehot = np.eye(probs.shape[1])[np.asarray(y_true)]
+    return ((probs - onehot) ** 2).sum(1)
+
+def nll_per_example(
+    logits:np.ndarray, # (n, C) logits
+    y_true:np.ndarray, # (n,) true classes
+) -> np.ndarray:
+    "-log softmax(logits)[y] per example, through the log-sum-exp (no overflow, no log of 0)."
+    z = logits - logits.max(1, keepdims=True)
+    return np.log(np.exp(z).sum(1)) - z[np.arange(len(z)), np.asarray(y_true)]
+
+def calibration_metrics(
+    logits:np.ndarray, # (n, C) logits
+    y_true:np.ndarray, # (n,) true classes
+    n_bins:int=15, # bins of the ECEs
+    n_resamples:int=1000, # bootstrap resamples for the intervals; 0: point values only
+    seed:int=0, # fixes the resamples
+) -> dict:
+    "Accuracy, ECE (equal-width, the headline, and equal-mass), Brier score and NLL, each with a 95% bootstrap CI."
+    logits, y = np.asarray(logits, dtype=np.float64), np.asarray(y_true)
+    if len(y) == 0: raise BasemodelError("cannot measure calibration on an empty split")
+    probs = softmax_np(logits)
+    conf, correct = probs.max(1), (probs.argmax(1) == y).astype(float)
+    per_example = {"accuracy": correct, "brier": brier_score(probs, y), "nll": nll_per_example(logits, y)}
+    idx = resample_indices(len(y), n_resamples, seed)
+    out = {k: metric_entry(v.mean(), None if idx is None else v[idx].mean(1)) for k, v in per_example.items()}
+    for name, binning in (("ece", "width"), ("ece_equal_mass", "mass")):
+        bins = calibration_bins(conf, n_bins, binning)
+        out[name] = metric_entry(calibration_error_from_bins(bins, conf, correct, n_bins),
+                                 None if idx is None else calibration_error_from_bins(bins, conf, correct, n_bins, idx))
+    return {"n": int(len(y)), "n_bins": n_bins, "headline": "ece", "metrics": out}
+
+# %% ../nbs/api/05_evaluation.ipynb #b417c35d
+def fit_temperature(
+    logits:np.ndarray, # (n, C) held-out logits
+    y_true:np.ndarray, # (n,) their classes
+    bounds:tuple=(1e-2, 1e2), # the search range of T
+) -> float:
+    "The temperature T > 0 that minimises the NLL of softmax(logits / T) (a bounded search over log T)."
+    logits, y = np.asarray(logits, dtype=np.float64), np.asarray(y_true)
+    if len(y) == 0: raise BasemodelError("cannot fit a temperature on an empty split")
+    res = minimize_scalar(lambda t: nll_per_example(logits / np.exp(t), y).mean(), bounds=np.log(bounds),
+                          method="bounded", options={"xatol": 1e-7})
+    return float(np.exp(res.x))
+
+def cross_fitted_temperature(
+    logits:np.ndarray, # (n, C) logits of the one labelled held-out split
+    y_true:np.ndarray, # (n,) classes
+    folds:int=2, # K
+    seed:int=0, # fixes the random fold assignment
+) -> tuple[np.ndarray, list[float]]:
+    "Each fold's logits divided by the temperature fitted on the other folds; returns the scaled logits and the K temperatures."
+    logits, y = np.asarray(logits, dtype=np.float64), np.asarray(y_true)
+    if folds < 2 or folds > len(y): raise BasemodelError(f"folds must be in [2, {len(y)}], got {folds}")
+    fold = np.random.default_rng(seed).permutation(len(y)) % folds
+    out, temps = np.empty_like(logits), []
+    for k in range(folds):
+        t = fit_temperature(logits[fold != k], y[fold != k])
+        out[fold == k] = logits[fold == k] / t; temps.append(t)
+    return out, temps
+
+# %% ../nbs/api/05_evaluation.ipynb #de89766c
+def temperature_scaling_report(
+    fit_logits:np.ndarray, # logits the temperature is fitted on (validation); None: cross-fit on `eval_logits`
+    fit_y:np.ndarray|None, # their classes
+    eval_logits:np.ndarray, # logits the metrics are reported on
+    eval_y:np.ndarray, # their classes
+    n_bins:int=15, # bins of the ECEs
+    n_resamples:int=1000, # bootstrap resamples
+    folds:int=2, # folds of the cross-fitting, when `fit_logits` is None
+) -> tuple[dict, np.ndarray]:
+    "Calibration before and after temperature scaling, and the scaled evaluation logits."
+    if fit_logits is None:
+        scaled, temps = cross_fitted_temperature(eval_logits, eval_y, folds)
+        how = f"cross-fitted: {folds} folds of the evaluation split, each scaled by the temperature fitted on the others"
+    else:
+        temps = [fit_temperature(fit_logits, fit_y)]; scaled = np.asarray(eval_logits, dtype=np.float64) / temps[0]
+        how = "fitted on a separate split"
+    rep = {"temperature": float(np.mean(temps)), "temperatures": temps, "fit": how,
+           "before": calibration_metrics(eval_logits, eval_y, n_bins, n_resamples),
+           "after": calibration_metrics(scaled, eval_y, n_bins, n_resamples)}
+    return rep, scaled
+
+def plot_reliability_diagram(
+    curves:dict, # name -> (n, C) probabilities, e.g. {"before": p, "after temperature scaling": q}
+    y_true:np.ndarray, # (n,) true classes
+    n_bins:int=15, # equal-width bins
+    path:str|Path|None=None, # write a PNG here
+    title:str="Reliability diagram",
+):
+    "Accuracy against confidence per equal-width bin (the diagonal is perfect calibration), with the confidences' histogram."
+    fig, (ax, hx) = plt.subplots(2, 1, figsize=(5.5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect calibration")
+    centers = (np.arange(n_bins) + 0.5) / n_bins
+    for i, (name, p) in enumerate(curves.items()):
+        conf, correct = p.max(1), (p.argmax(1) == np.asarray(y_true)).astype(float)
+        bins = calibration_bins(conf, n_bins, "width")
+        cnt = np.bincount(bins, minlength=n_bins)
+        acc = np.divide(np.bincount(bins, correct, n_bins), cnt, out=np.full(n_bins, np.nan), where=cnt > 0)
+        ece = calibration_error_from_bins(bins, conf, correct, n_bins)
+        ax.plot(centers[cnt > 0], acc[cnt > 0], "o-", color=f"C{i}", label=f"{name} (ECE {ece:.3f})")
+        hx.hist(conf, bins=np.linspace(0, 1, n_bins + 1), alpha=0.5, color=f"C{i}", label=name)
+    ax.set(ylabel="accuracy in the bin", xlim=(0, 1), ylim=(0, 1), title=title); ax.legend(fontsize=8); ax.grid(alpha=.3)
+    hx.set(xlabel="confidence (max probability)", ylabel="examples"); hx.set_yscale("log")
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=120)
+    return fig
 
 # %% ../nbs/api/05_evaluation.ipynb #505e482f
 def evaluate_classifier(

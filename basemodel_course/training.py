@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Callable, ClassVar
 
@@ -42,8 +43,10 @@ from .data import epoch_batches
 __all__ = ['TrainConfig', 'param_groups', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_trainer_state',
            'load_trainer_state', 'save_checkpoint', 'load_checkpoint', 'unwrap', 'distributed', 'reuse_host_memory',
            'save_model', 'load_weights', 'TrainState', 'is_update_step', 'schedule_length', 'Callback', 'emit',
-           'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop', 'start_loop', 'restore', 'compute_loss',
-           'backward_micro_batch', 'optimizer_step', 'check_finite', 'log_due', 'log_training', 'eval_due', 'evaluate',
+           'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop', 'start_loop', 'restore', 'grad_sync',
+           'compute_loss', 'backward_micro_batch', 'fgm_perturbation', 'project_to_ball', 'pgd_step',
+           'pgd_perturbation', 'EmbeddingPerturbation', 'embedding_probe', 'embedding_grad', 'adversarial_perturbation',
+           'adversarial_backward', 'optimizer_step', 'check_finite', 'log_due', 'log_training', 'eval_due', 'evaluate',
            'save_due', 'save_state', 'epoch_loader', 'update_step', 'fit', 'TrainResult', 'finish', 'train']
 
 # %% ../nbs/api/04_training.ipynb #f11d36d2
@@ -72,11 +75,16 @@ class TrainConfig:
     compile:bool=False # wrap the model in torch.compile
     reuse_host_memory:bool=False # CPU/glibc: keep freed memory for reuse (see `reuse_host_memory`); process-wide
     keep_checkpoint:bool=False # keep the resumable checkpoint after a finished run
+    adversarial:str|None=None # "fgm" or "pgd": also train on adversarially perturbed input embeddings (see `adversarial_backward`); unset: plain fine-tuning
+    adv_epsilon:float=0.1 # L2 radius of the perturbation of one example's input embeddings (all its real tokens together; a MiniLM sentence's embeddings have norm about 6)
+    adv_steps:int=3 # PGD's ascent steps (FGM is one step)
+    adv_step_size:float|None=None # PGD's step size; None: 2.5 * adv_epsilon / adv_steps
     # the command-line flag of each field, where it is not `--field-name` (None: the CLI does not set it)
     FLAGS:ClassVar[dict] = {"early_stopping_patience": "--patience", "group_by_length": "--no-group-by-length",
                             "max_grad_norm": None, "optimizer": None, "max_steps": None, "num_workers": None,
                             "compile": None, "keep_checkpoint": None}
     OPTIMIZERS:ClassVar[tuple] = ("adamw_fused", "adamw_foreach", "adamw")
+    ADVERSARIAL:ClassVar[tuple] = ("fgm", "pgd")
 
     @classmethod
     def from_dict(cls, d:dict) -> "TrainConfig":
@@ -86,7 +94,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         "Check ranges; the error names the field and its flag."
         bad = lambda name, problem: config_error("train", name, problem, self.FLAGS)
-        for k in ("epochs", "batch_size", "grad_accum", "log_every"):
+        for k in ("epochs", "batch_size", "grad_accum", "log_every", "adv_steps"):
             if getattr(self, k) < 1: raise bad(k, f"must be at least 1, got {getattr(self, k)}")
         for k in ("eval_every", "early_stopping_patience", "max_steps", "save_every"):
             if getattr(self, k) is not None and getattr(self, k) < 1: raise bad(k, f"must be at least 1 (or unset), got {getattr(self, k)}")
@@ -99,7 +107,19 @@ class TrainConfig:
         if self.max_grad_norm is not None and not self.max_grad_norm > 0: raise bad("max_grad_norm", f"must be positive (or None), got {self.max_grad_norm}")
         if self.precision not in PRECISIONS: raise bad("precision", f"must be one of {list(PRECISIONS)}, got '{self.precision}'")
         if self.optimizer not in self.OPTIMIZERS: raise bad("optimizer", f"must be one of {list(self.OPTIMIZERS)}, got '{self.optimizer}'")
+        if self.adversarial is not None and self.adversarial not in self.ADVERSARIAL:
+            raise bad("adversarial", f"must be one of {list(self.ADVERSARIAL)} (or unset), got '{self.adversarial}'")
+        if not (self.adv_epsilon > 0 and math.isfinite(self.adv_epsilon)): raise bad("adv_epsilon", f"must be a positive number, got {self.adv_epsilon}")
+        if self.adv_step_size is not None and not (self.adv_step_size > 0 and math.isfinite(self.adv_step_size)):
+            raise bad("adv_step_size", f"must be a positive number (or unset), got {self.adv_step_size}")
+        if self.adversarial and self.compile:  # the perturbation is a forward hook whose output gradient is read: not done under torch.compile
+            raise bad("adversarial", "cannot be combined with compile=True (the perturbation is added by a forward hook, which is not supported under torch.compile)")
         return self
+
+    @property
+    def pgd_step_size(self) -> float:
+        "PGD's step size: `adv_step_size`, else 2.5 * adv_epsilon / adv_steps (see the derivation under *Adversarial training*)."
+        return self.adv_step_size or 2.5 * self.adv_epsilon / self.adv_steps
 
 # %% ../nbs/api/04_training.ipynb #fe66cf0c
 def param_groups(model:torch.nn.Module, weight_decay:float) -> list[dict]:
@@ -411,24 +431,129 @@ def _truncate_log(path:Path, step:int) -> None:
 def _to(batch:dict, device:torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
+def _autocast(loop:Loop):
+    "The run's autocast context (disabled in fp32)."
+    return torch.autocast(loop.device.type, dtype=loop.amp_dtype, enabled=loop.amp_dtype is not None)
+
+def _scaled(loop:Loop, loss:torch.Tensor) -> torch.Tensor:
+    "The loss as backward sees it: times fp16's gradient scale, else as is."
+    return loop.scaler.scale(loss) if loop.scaler else loss
+
+def grad_sync(loop:Loop, sync:bool):
+    "The context of a backward pass: under several processes the gradients are all-reduced only if `sync`."
+    return loop.acc.no_sync(loop.ddp) if loop.acc and not sync else contextlib.nullcontext()
+
 def compute_loss(loop:Loop, batch:dict) -> torch.Tensor:
     "The batch's loss: the model's own (from `labels`), or `loss_fn(logits, batch)`."
     if loop.loss_fn is None: return loop.fmodel(**batch).loss
     return loop.loss_fn(loop.fmodel(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch)
 
 def backward_micro_batch(loop:Loop, batch:dict) -> None:
-    "Forward and backward one micro-batch, scaled by 1 / grad_accum; counts it in the state and the throughput."
+    "Forward and backward one micro-batch (and its adversarial pass), scaled by 1 / grad_accum; counts it in the state and the throughput."
     cfg, st = loop.cfg, loop.state
     n_real = int(batch["attention_mask"].sum()) if "attention_mask" in batch else 0  # counted on the host
     batch = _to(batch, loop.device)
     sync = is_update_step(st.micro_done + 1, cfg.grad_accum, loop.micro_per_epoch)
-    with loop.acc.no_sync(loop.ddp) if loop.acc and not sync else contextlib.nullcontext():  # no all-reduce mid-window
-        with torch.autocast(loop.device.type, dtype=loop.amp_dtype, enabled=loop.amp_dtype is not None):
-            loss = compute_loss(loop, batch) / cfg.grad_accum
-        (loop.scaler.scale(loss) if loop.scaler else loss).backward()
+    if cfg.adversarial: loss = adversarial_backward(loop, batch, sync)
+    else:
+        with grad_sync(loop, sync):  # no all-reduce mid-window
+            with _autocast(loop): loss = compute_loss(loop, batch) / cfg.grad_accum
+            _scaled(loop, loss).backward()
     loop.running_loss += loss.detach()
     st.micro_done += 1
     loop.seen += loop.world * len(batch["labels"]); loop.tokens += loop.world * n_real
+
+# %% ../nbs/api/04_training.ipynb #f2a74de4
+def _per_example_norm(x:torch.Tensor) -> torch.Tensor:
+    "The L2 norm of each example (over all but the first dimension), in float32 at least, shaped to broadcast against `x`."
+    x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    return x.flatten(1).norm(dim=1).view(-1, *[1] * (x.ndim - 1))
+
+def fgm_perturbation(
+    grad:torch.Tensor, # (batch, tokens, hidden): the loss's gradient w.r.t. the input embeddings
+    mask:torch.Tensor, # (batch, tokens): 1 on real tokens, 0 on padding (the attention mask)
+    epsilon:float, # the L2 radius of one example's perturbation
+) -> torch.Tensor:
+    "r = epsilon * g / ||g||_2 per example, the norm over its real tokens x hidden; zero on padding, and where g = 0."
+    g = grad * mask[..., None].to(grad.dtype)
+    norm = _per_example_norm(g)
+    return (epsilon * g.to(norm.dtype) / norm.clamp_min(torch.finfo(norm.dtype).tiny)).to(grad.dtype)
+
+# %% ../nbs/api/04_training.ipynb #128b2f33
+def project_to_ball(
+    r:torch.Tensor, # (batch, ...): one perturbation per example
+    epsilon:float, # the ball's L2 radius
+) -> torch.Tensor:
+    "The nearest point of each example's epsilon-ball: r * min(1, epsilon / ||r||_2)."
+    return r * (epsilon / _per_example_norm(r).clamp_min(epsilon)).to(r.dtype)
+
+def pgd_step(r:torch.Tensor, grad:torch.Tensor, mask:torch.Tensor, epsilon:float, step_size:float) -> torch.Tensor:
+    "One step of PGD's ascent: r + step_size * g / ||g||_2 (per example, padding masked), projected onto the epsilon-ball."
+    return project_to_ball(r + fgm_perturbation(grad, mask, step_size), epsilon)
+
+def pgd_perturbation(
+    grad_at:Callable[[torch.Tensor], torch.Tensor], # r -> the loss's gradient w.r.t. the embeddings at e + r
+    grad:torch.Tensor, # that gradient at r = 0 (the clean pass's)
+    mask:torch.Tensor, # (batch, tokens): 1 on real tokens
+    epsilon:float, # the L2 radius per example
+    steps:int, # K, ascent steps (grad_at is called K - 1 times)
+    step_size:float, # alpha
+) -> torch.Tensor:
+    "K steps of normalised-gradient ascent from r = 0, each projected back onto the epsilon-ball; the last r."
+    r = pgd_step(torch.zeros_like(grad), grad, mask, epsilon, step_size)
+    for _ in range(steps - 1): r = pgd_step(r, grad_at(r), mask, epsilon, step_size)
+    return r
+
+# %% ../nbs/api/04_training.ipynb #1818e811
+class EmbeddingPerturbation:
+    "A forward hook on the input embeddings: adds `delta` to their output; with `delta` None, a zero leaf whose `.grad` becomes the gradient."
+    def __init__(self): self.delta = None
+    def __call__(self, module, args, output):
+        if self.delta is None: self.delta = torch.zeros_like(output, requires_grad=True)
+        return output + self.delta
+
+    def grad(self) -> torch.Tensor:
+        "The gradient w.r.t. the embedding output that the last backward pass left on the zero leaf."
+        if self.delta is None or self.delta.grad is None:
+            raise BasemodelError("adversarial training needs a model whose forward pass calls its input embeddings (`get_input_embeddings()`)")
+        return self.delta.grad
+
+@contextlib.contextmanager
+def embedding_probe(model:torch.nn.Module):
+    "An `EmbeddingPerturbation` hooked on `model.get_input_embeddings()` for the duration of the block."
+    probe = EmbeddingPerturbation()
+    handle = model.get_input_embeddings().register_forward_hook(probe)
+    try: yield probe
+    finally: handle.remove()
+
+# %% ../nbs/api/04_training.ipynb #0ed90475
+def embedding_grad(loop:Loop, batch:dict, probe:EmbeddingPerturbation, r:torch.Tensor) -> torch.Tensor:
+    "The loss's gradient w.r.t. the input embeddings at e + r (scaled in fp16: only its direction is used); the parameters' gradients are untouched."
+    probe.delta = r.detach().requires_grad_()
+    with _autocast(loop): loss = compute_loss(loop, batch) / loop.cfg.grad_accum
+    return torch.autograd.grad(_scaled(loop, loss), probe.delta)[0]
+
+def adversarial_perturbation(loop:Loop, batch:dict, probe:EmbeddingPerturbation, grad:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
+    "r for the adversarial pass, from the clean pass's gradient `grad`: FGM's one step, or PGD's `adv_steps`."
+    cfg = loop.cfg
+    if cfg.adversarial == "fgm": return fgm_perturbation(grad, mask, cfg.adv_epsilon)
+    return pgd_perturbation(partial(embedding_grad, loop, batch, probe), grad, mask, cfg.adv_epsilon, cfg.adv_steps, cfg.pgd_step_size)
+
+def adversarial_backward(loop:Loop, batch:dict, sync:bool) -> torch.Tensor:
+    "Backward CE(e) / grad_accum and then CE(e + r) / grad_accum into the same gradients; returns the clean loss (what the log shows)."
+    cfg = loop.cfg
+    with embedding_probe(loop.model) as probe:
+        with grad_sync(loop, False):  # the clean pass and PGD's ascent never all-reduce: the last backward does, once
+            with _autocast(loop): loss = compute_loss(loop, batch) / cfg.grad_accum
+            _scaled(loop, loss).backward()
+            g = probe.grad()
+            mask = batch["attention_mask"] if "attention_mask" in batch else torch.ones(g.shape[:2], device=g.device)
+            r = adversarial_perturbation(loop, batch, probe, g, mask)
+        probe.delta = r.detach()
+        with grad_sync(loop, sync):
+            with _autocast(loop): adv_loss = compute_loss(loop, batch) / cfg.grad_accum
+            _scaled(loop, adv_loss).backward()
+    return loss
 
 # %% ../nbs/api/04_training.ipynb #6a0d2e98
 def optimizer_step(loop:Loop) -> torch.Tensor:

@@ -143,3 +143,22 @@ def test_evaluate_command_and_plain_transformers_loading(tmp_path):
     model = AutoModelForSequenceClassification.from_pretrained(run/"model")
     assert model.config.id2label == {0: "negative", 1: "positive"}
     assert_user_error(run_cli("evaluate", run, "--split", "nope"), "has no split 'nope'")
+
+
+# ---------------------------------------------------------------- adversarial training (see nbs/api/04_training.ipynb)
+def test_adversarial_run_records_its_options(tmp_path):
+    run = tmp_path/"run"
+    run_cli(*tiny_args(run, "--max-train-samples", "64", "--epochs", "1", "--adversarial", "fgm", "--adv-epsilon", "0.5"), check=True)
+    train = json.loads((run/"config.json").read_text())["config"]["train"]
+    assert (train["adversarial"], train["adv_epsilon"], train["adv_steps"], train["adv_step_size"]) == ("fgm", 0.5, 3, None)
+    assert (run/"metrics.json").exists() and (run/"model"/"model.safetensors").exists()
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    (["--adv-epsilon", "0"], ["train.adv_epsilon must be a positive number, got 0.0", "(--adv-epsilon)"]),
+    (["--adversarial", "bogus"], ["train.adversarial must be one of ['fgm', 'pgd'] (or unset), got 'bogus'", "(--adversarial)"]),
+    (["--adversarial", "pgd", "--adv-steps", "0"], ["train.adv_steps must be at least 1, got 0", "(--adv-steps)"]),
+])
+def test_adversarial_bad_options(tmp_path, flags, fragments):
+    assert_user_error(run_cli(*tiny_args(tmp_path/"run", *flags)), *fragments)
+    assert not (tmp_path/"run").exists()
