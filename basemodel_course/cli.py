@@ -123,7 +123,7 @@ def cmd_evaluate(args:argparse.Namespace) -> dict:
 
 def cmd_probe(args:argparse.Namespace) -> dict:
     "Run `basemodel-course probe RUN_DIR --suite ...`; writes probes/SUITE.json and plots, prints one summary per suite."
-    if args.no_progress: datasets.disable_progress_bars()
+    if args.no_progress: datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
     opts = ProbeOptions(**{f.name: getattr(args, f"probe.{f.name}") for f in dataclasses.fields(ProbeOptions)})
     written = run_probes(args.run_dir, args.suite, args.data_dir, opts, progress=not args.no_progress, allow_changed_data=args.allow_changed_data)
     for suite, path in written.items(): print(summarize_probe(path))

@@ -401,7 +401,7 @@ def _first_order_scores(model, ids:torch.Tensor, label:int) -> tuple[torch.Tenso
     logits = model(inputs_embeds=e, attention_mask=torch.ones_like(ids)[None]).logits
     loss = torch.nn.functional.cross_entropy(logits, torch.tensor([label], device=ids.device))
     (g,) = torch.autograd.grad(loss, e)
-    return g[0], float(logits.softmax(-1)[0, label])
+    return g[0], float(logits.detach().softmax(-1)[0, label])
 
 @torch.no_grad()
 def _probs(model, batch_ids:torch.Tensor) -> torch.Tensor:
@@ -441,6 +441,7 @@ def attack_text(
     g, p0 = _first_order_scores(model, cur, label); grads += 1
     while eligible and len(changed) < budget:
         free = [i for i in eligible if i not in changed]
+        if not free: break                                                         # every word already swapped
         cand = torch.stack([neigh[i] for i in free])                                # (F, K) candidate words
         score = ((W[cand] - W[cur[free]][:, None]) * g[free][:, None]).sum(-1)     # first-order loss increase
         trials = []

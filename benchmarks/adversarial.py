@@ -72,17 +72,17 @@ def main(argv=None) -> int:
         for m in methods:
             print(f"== {m}", flush=True)
             run, secs = train_one(m, a, Path(work))
-            dev = load_run_data(run.config.data).raw["validation"]
+            data = load_run_data(run.config.data)
+            dev = data.raw["validation"]
             if a.max_dev: dev = dev.select(range(min(a.max_dev, len(dev))))
             texts, y = dev["text"], np.array(dev["label"])
             clf = lambda t: predict_proba(run.model, run.tokenizer, t, max_length=66)
             correct = (clf(texts).argmax(1) == y).astype(float)
             curves = perturbation_curves(clf, texts, y, seed=a.seed, progress=not a.no_progress)
             att = attack(run.model, run.tokenizer, texts[:a.n_attack], y[:a.n_attack], max_length=66, seed=a.seed, progress=not a.no_progress)
-            att.pop("examples_all", None)
             outcomes[m] = {"correct": correct, "curves": curves}
             rows.append({"method": m, "epsilon": None if m == "plain" else a.epsilon, "train_seconds": secs,
-                         "train_samples": len(load_run_data(run.config.data).raw["train"]), "epochs": a.epochs,
+                         "train_samples": len(data.raw["train"]), "epochs": a.epochs,
                          "dev_n": int(len(y)), "dev_accuracy": metric_entry(correct.mean(), correct[resample_indices(len(y))].mean(1)),
                          "perturbation_curves": curves, "attack": att})
     ref = methods[0]

@@ -73,3 +73,19 @@ def test_decoder_benchmark_smoke(tmp_path, shared_data):
     assert zs["trainable_params"] == 0 and zs["train_s"] == 0 and lora["trainable_params"] > 0 and lora["train_s"] > 0
     assert all(x["n_dev"] == 16 and x["gguf_file_mb"] < x["dequantised_mb"] for x in rows)
     for x in rows: assert_machine(x["machine"])
+
+
+def test_adversarial_benchmark_smoke(tmp_path, shared_data):
+    out = tmp_path/"adversarial.json"
+    r = run_benchmark("adversarial.py", "--methods", "plain,fgm", "--max-train-samples", "48", "--max-dev", "24", "--n-attack", "6",
+                      "--data-dir", shared_data, "--out", out, "--no-progress")
+    res = json.loads(out.read_text())
+    assert res["methods"] == ["plain", "fgm"] and [x["method"] for x in res["rows"]] == ["plain", "fgm"]
+    assert_machine(res["machine"])
+    for x in res["rows"]:
+        assert x["train_samples"] == 48 and x["dev_n"] == 24 and 0 <= x["dev_accuracy"]["value"] <= 1
+        assert set(x["perturbation_curves"]["curves"]) == {"typo", "case", "punctuation", "word_drop"}
+        assert x["attack"]["n"] == 6 and "success_rate" in x["attack"]
+    d = res["rows"][1]["vs_plain"]["dev_accuracy"]
+    assert d["ci95"][0] <= d["value"] <= d["ci95"][1]
+    assert (tmp_path/"adversarial.png").exists() and "| fgm |" in (tmp_path/"adversarial.md").read_text() and "| fgm |" in r.stdout
