@@ -261,7 +261,7 @@ def eec_probe(
     seed:int=0, # fixes the resamples
     progress:bool=True, # progress bar over the prediction
 ) -> dict:
-    "Gender and race gaps in p(positive), per emotion, with paired bootstrap CIs, and counterfactual flip rates."
+    "Gender and race gaps in p(positive), per emotion and per template, with paired bootstrap CIs, and counterfactual flip rates."
     texts = df["Sentence"].tolist()
     probs = _proba_with_bar(proba_fn, texts, "EEC") if progress else proba_fn(texts)
     df = df.assign(p=probs[:, positive_index], pred=(probs.argmax(1) == positive_index).astype(float))
@@ -275,7 +275,11 @@ def eec_probe(
             idx = resample_indices(len(u), n_resamples, seed)
             rows[emo] = {"units": int(len(u)),
                          **{k: metric_entry(u[k].mean(), None if idx is None else u[k].to_numpy()[idx].mean(1)) for k in ("gap", "flip")}}
-        out[name] = {"groups": [a, b], "column": col, "by_emotion": rows}
+        by_template = {}
+        for tmpl, u in units.groupby("Template"):
+            idx = resample_indices(len(u), n_resamples, seed)
+            by_template[tmpl] = {"units": int(len(u)), "gap": metric_entry(u["gap"].mean(), None if idx is None else u["gap"].to_numpy()[idx].mean(1))}
+        out[name] = {"groups": [a, b], "column": col, "by_emotion": rows, "by_template": by_template}
     return out
 
 def plot_eec(report:dict, path:str|Path|None=None):
