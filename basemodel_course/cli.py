@@ -1,4 +1,4 @@
-"""The `basemodel-course` command: `train` a model on a task into a run folder, `evaluate` a saved run, `probe` it (calibration, behavioural tests, bias, robustness, explanations), list `tasks`.
+"""The `basemodel-course` command: `train` a model on a task into a run folder, `evaluate` a saved run, `probe` it (calibration, behavioural tests, bias, robustness, explanations), `predict` texts with it, `export` it to ONNX, list `tasks`, and `doctor` the installation.
 
 Docs: https://basemodel-course.github.io/basemodel_course/api/cli.html.md"""
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import json
 import re
 import sys
 
@@ -18,13 +19,14 @@ import transformers
 
 from .core import BasemodelError, field_flag
 from .data import TASKS
+from .deploy import VARIANTS, JsonlSink, doctor, export_onnx, format_doctor, predict_file, predictor_from_run
 from .evaluation import format_report
 from .probes import SUITES, ProbeOptions, run_probes, summarize_probe
 from .run import RunConfig, evaluate_run, make_run_config, resume_training, run_training
 
 # %% auto #0
 __all__ = ['SUPPRESS', 'field_help', 'build_parser', 'given_options', 'config_from_args', 'cmd_train', 'cmd_evaluate',
-           'cmd_probe', 'cmd_tasks', 'main']
+           'cmd_probe', 'cmd_predict', 'cmd_export', 'cmd_doctor', 'cmd_tasks', 'main']
 
 # %% ../nbs/api/07_cli.ipynb #a74e6288
 SUPPRESS = argparse.SUPPRESS
@@ -88,7 +90,31 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
     pr.add_argument("--allow-changed-data", action="store_true", help="probe even if the data files differ from the ones the run was trained on")
     sub.add_parser("tasks", help="list the registered tasks")
+    _add_predict_parser(sub)
+    x = sub.add_parser("export", help="export a run's model to ONNX (fp32 and int8) in RUN_DIR/deploy, checked against PyTorch")
+    x.add_argument("run_dir", help="a run folder written by `train`")
+    x.add_argument("--no-int8", action="store_true", help="only the fp32 ONNX model")
+    x.add_argument("--opset", type=int, default=18, help="the ONNX opset (default: 18)")
+    d = sub.add_parser("doctor", help="versions, device, native precisions, where data and models are found, optional extras")
+    d.add_argument("--data-dir", default=None, help="the benchmark data folder to check (default: $BASEMODEL_DATA)")
+    d.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
+
+def _add_predict_parser(sub) -> None:
+    "The flags of `predict`."
+    pd = sub.add_parser("predict", help="predict texts with a saved run; writes JSON lines (label and probabilities, or entities with character spans)")
+    pd.add_argument("run_dir", help="a run folder written by `train`")
+    src = pd.add_mutually_exclusive_group()
+    src.add_argument("--text", action="append", default=None, help="a text to predict (repeat for more)")
+    src.add_argument("--input", default=None, metavar="FILE", help="texts: .txt (one per line), .csv/.tsv (with --text-column), .jsonl, or - for standard input (the default when it is a pipe)")
+    pd.add_argument("--output", default=None, metavar="FILE", help="write JSON lines here, atomically (default: standard output)")
+    pd.add_argument("--text-column", default=None, help="CSV/TSV column or JSONL field of the text (default: text, else sentence, else the only column)")
+    pd.add_argument("--format", default=None, choices=["txt", "csv", "tsv", "jsonl"], help="the input's format (default: from its suffix)")
+    pd.add_argument("--variant", default="auto", choices=["auto", *VARIANTS], help="auto (bf16 where native, else fp32), fp32, bf16, fp16 (GPU), int8 (PyTorch dynamic), onnx, onnx-int8 (after `export`)")
+    pd.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default: 64)")
+    pd.add_argument("--max-length", type=int, default=None, help="truncate texts to this many tokens (default: the run's)")
+    pd.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best here)")
+    pd.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 def given_options(args:argparse.Namespace) -> dict[str, dict]:
     "The configuration options given on the command line, by section: `{\"train\": {\"lr\": 0.001}, ...}`."
@@ -129,6 +155,33 @@ def cmd_probe(args:argparse.Namespace) -> dict:
     for suite, path in written.items(): print(summarize_probe(path))
     return written
 
+def cmd_predict(args:argparse.Namespace) -> int:
+    "Run `basemodel-course predict RUN_DIR`: texts from --text, --input FILE or standard input; JSON lines out. Returns how many texts."
+    if args.text is None and args.input is None:
+        if sys.stdin.isatty(): raise BasemodelError("give --text TEXT, --input FILE, or pipe texts into standard input")
+        args.input = "-"
+    transformers.utils.logging.disable_progress_bar()  # the model's loading bars: the predictions' bar is the one that counts
+    pred = predictor_from_run(args.run_dir, args.variant, args.device, args.batch_size, args.max_length)
+    if args.text is not None:
+        with JsonlSink(args.output) as sink:
+            for i, ans in enumerate(pred.predict(args.text), 1): sink.write({"line": i, **ans})
+        return len(args.text)
+    return predict_file(pred, args.input, args.output, args.text_column, args.format, progress=not args.no_progress)
+
+def cmd_export(args:argparse.Namespace) -> None:
+    "Run `basemodel-course export RUN_DIR`: ONNX fp32 (and int8) in RUN_DIR/deploy, with the parity measured."
+    dest = export_onnx(args.run_dir, int8=not args.no_int8, opset=args.opset)
+    m = json.loads((dest/"manifest.json").read_text(encoding="utf-8"))
+    for v, r in m["parity"].items():
+        if isinstance(r, dict): print(f"{v:<10} largest logit difference from PyTorch {r['max_abs_logit_diff']:.2e}, labels agree {r['label_agreement']:.0%}")
+    print(f"exported to {dest}")
+
+def cmd_doctor(args:argparse.Namespace) -> dict:
+    "Run `basemodel-course doctor`."
+    rep = doctor(args.data_dir)
+    print(json.dumps(rep, indent=2) if args.json else format_doctor(rep))
+    return rep
+
 def cmd_tasks(args:argparse.Namespace) -> None:
     "Print the registered tasks."
     for name, spec in sorted(TASKS.items()): print(f"{name:<22} {spec.kind:<22} {spec.description}")
@@ -139,7 +192,8 @@ def main(argv:list[str]|None=None) -> int:
     args = build_parser().parse_args(argv)
     transformers.logging.set_verbosity_error()
     try:
-        {"train": cmd_train, "evaluate": cmd_evaluate, "probe": cmd_probe, "tasks": cmd_tasks}[args.command](args)
+        {"train": cmd_train, "evaluate": cmd_evaluate, "probe": cmd_probe, "tasks": cmd_tasks, "predict": cmd_predict,
+         "export": cmd_export, "doctor": cmd_doctor}[args.command](args)
     except BasemodelError as e:
         print(f"basemodel-course: error: {e}", file=sys.stderr)
         return e.exit_code

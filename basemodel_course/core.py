@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'DISK_ERRNOS', 'BasemodelError', 'DataError', 'RunFailure', 'config_error', 'field_flag',
-           'section_from_dict', 'set_seed', 'get_device', 'autocast_dtype', 'fast_bf16', 'auto_precision', 'env_flag',
-           'full_run', 'hub_reachable', 'data_root', 'source_checkout', 'cache_dir', 'RunFolder', 'atomic_write_text',
-           'atomic_write_json', 'atomic_replace_dir', 'sha256_file', 'write_checksums', 'verify_checksums',
-           'recover_dir', 'recover_run_folder', 'RunLock', 'disk_errors']
+__all__ = ['PRECISIONS', 'UNCHECKED', 'DISK_ERRNOS', 'BasemodelError', 'DataError', 'RunFailure', 'config_error', 'field_flag',
+           'section_from_dict', 'set_seed', 'get_device', 'resolve_precision', 'autocast_dtype', 'fast_bf16',
+           'auto_precision', 'env_flag', 'full_run', 'hub_reachable', 'data_root', 'source_checkout', 'cache_dir',
+           'RunFolder', 'atomic_write_text', 'atomic_write_json', 'atomic_replace_dir', 'sha256_file',
+           'write_checksums', 'verify_checksums', 'recover_dir', 'recover_run_folder', 'RunLock', 'disk_errors']
 
 # %% ../nbs/api/00_core.ipynb #960634e3
 class BasemodelError(ValueError):
@@ -103,13 +103,22 @@ def get_device(
 # %% ../nbs/api/00_core.ipynb #7bf69abd
 PRECISIONS = ("fp32", "bf16", "fp16")
 
+def resolve_precision(
+    precision:str, # "auto", or one of `PRECISIONS`
+    device:torch.device, # where the computation runs
+) -> str:
+    "`precision` itself, checked, or for \"auto\" what `auto_precision` picks on `device`."
+    if precision == "auto": return auto_precision(device)
+    if precision not in PRECISIONS:
+        raise BasemodelError(f"precision must be 'auto' or one of {PRECISIONS}, got '{precision}'")
+    return precision
+
 def autocast_dtype(
-    precision:str, # one of "fp32", "bf16", "fp16"
+    precision:str, # one of "fp32", "bf16", "fp16", or "auto" (see `resolve_precision`)
     device:torch.device, # where the computation runs
 ) -> torch.dtype|None:
     "The dtype to autocast to, or None for full fp32; rejects combinations the hardware cannot run."
-    if precision not in PRECISIONS:
-        raise BasemodelError(f"precision must be one of {PRECISIONS}, got '{precision}'")
+    precision = resolve_precision(precision, device)
     if precision == "fp32": return None
     if precision == "fp16":
         if device.type != "cuda": raise BasemodelError("precision 'fp16' needs a CUDA GPU; use 'bf16' on CPU")
@@ -213,9 +222,11 @@ class RunFolder:
     CHECKSUMS:ClassVar[str] = "checksums.json"
     LOCK:ClassVar[str] = "run.lock"
     PROBES:ClassVar[str] = "probes"
+    TENSORBOARD:ClassVar[str] = "tensorboard"
+    DEPLOY:ClassVar[str] = "deploy"
     # what a run folder may hold: anything else in it is not ours, and `--overwrite` will not delete it
-    ENTRIES:ClassVar[tuple] = (CONFIG, LOG, CHECKPOINT, MODEL, ADAPTER, LOCK, PROBES, "metrics.json", "metrics-*.json", "*.png",
-                           f".{CHECKPOINT}.*", f".{MODEL}.*", f".{ADAPTER}.*", ".*.tmp")  # and the temporary names of atomic writes
+    ENTRIES:ClassVar[tuple] = (CONFIG, LOG, CHECKPOINT, MODEL, ADAPTER, LOCK, PROBES, TENSORBOARD, DEPLOY, "metrics.json", "metrics-*.json", "*.png",
+                           f".{CHECKPOINT}.*", f".{MODEL}.*", f".{ADAPTER}.*", f".{DEPLOY}.*", ".*.tmp")  # and the temporary names of atomic writes
     config:ClassVar = _InRun(CONFIG) # the configuration and metadata
     log:ClassVar = _InRun(LOG) # training and evaluation records
     checkpoint:ClassVar = _InRun(CHECKPOINT) # what --resume needs
@@ -228,6 +239,9 @@ class RunFolder:
     adapter:ClassVar = _InRun(ADAPTER) # a merged PEFT run's adapter
     lock:ClassVar = _InRun(LOCK) # who is writing the folder now
     probes:ClassVar = _InRun(PROBES) # what `basemodel-course probe` writes: one JSON per suite, and its plots
+    tensorboard:ClassVar = _InRun(TENSORBOARD) # TensorBoard event files (`--report-to tensorboard`)
+    deploy:ClassVar = _InRun(DEPLOY) # exported models: ONNX (fp32 and int8) and their manifest (`basemodel-course export`)
+    model_card:ClassVar = _InRun(MODEL, "README.md") # the model card, in the Hugging Face format
 
     def __post_init__(self): object.__setattr__(self, "root", Path(self.root))
 
@@ -288,10 +302,12 @@ def sha256_file(path:Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
     return h.hexdigest()
 
+UNCHECKED = (RunFolder.CHECKSUMS, "README.md")  # the model card is documentation, rewritten after `evaluate` and `probe`
+
 def write_checksums(folder:Path) -> Path:
     "Record the sha256 of every file below `folder` in its `checksums.json` (written last: its presence means complete)."
     folder = Path(folder)
-    sums = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file() and p.name != RunFolder.CHECKSUMS}
+    sums = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in UNCHECKED}
     return atomic_write_json(folder/RunFolder.CHECKSUMS, sums)
 
 def verify_checksums(folder:Path) -> str|None:
@@ -300,6 +316,7 @@ def verify_checksums(folder:Path) -> str|None:
     try: sums = json.loads((folder/RunFolder.CHECKSUMS).read_text(encoding="utf-8"))
     except (OSError, ValueError): return f"no readable {RunFolder.CHECKSUMS} (the folder was not written to the end)"
     for rel, digest in sums.items():
+        if Path(rel).name in UNCHECKED: continue  # a folder written before the card existed may list peft's own README.md
         p = folder/rel
         if not p.is_file(): return f"{rel} is missing"
         if sha256_file(p) != digest: return f"{rel} does not match its checksum (damaged or changed)"

@@ -20,6 +20,7 @@ import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
 
+from .cards import write_model_card
 from .core import (BasemodelError, DataError, RunFolder, RunLock, atomic_write_json, auto_precision, data_root,
                                    disk_errors, get_device, source_checkout)
 from .data import get_task, make_collator
@@ -640,6 +641,7 @@ def run_probes(
             folder.probes.mkdir(exist_ok=True)
             for name, fig in figs: _save_fig(fig, folder.probes/name)
             written[suite] = atomic_write_json(folder.probes/f"{suite}.json", _payload(suite, run, split, src, settings, res))
+        if (folder.model/"config.json").exists(): write_model_card(folder.root, summarize_probe)  # the card gains the probes' results
     return written
 
 # %% ../nbs/api/09_probes.ipynb #6e0ab568

@@ -30,8 +30,10 @@ from transformers import AutoTokenizer
 
 from . import __version__
 from .core import (BasemodelError, DataError, RunFolder, RunLock, atomic_replace_dir, atomic_write_json,
-                                   autocast_dtype, config_error, disk_errors, get_device, recover_run_folder,
+                                   autocast_dtype, config_error, disk_errors, get_device, recover_run_folder, resolve_precision,
                                    section_from_dict, sha256_file, verify_checksums)
+from .cards import write_model_card
+from .tracking import log_run_plots, tracker_callbacks
 from .data import (TaskSpec, TokenCollator, get_task, load_task, make_collator, tokenize_and_align,
                                    tokenize_dataset)
 from .evaluation import (evaluate_classifier, evaluate_tagger, format_report, plot_confusion_matrix,
@@ -44,7 +46,7 @@ __all__ = ['CONFIG_FORMAT', 'V1_DATA', 'V1_METADATA', 'RUN_KINDS', 'N_RESAMPLES'
            'make_run_config', 'RunMetadata', 'versions', 'write_run_config', 'upgrade_v1', 'read_run_config', 'RunKind',
            'SequenceClassification', 'TokenClassification', 'register_run_kind', 'run_kind', 'RunData', 'load_run_data',
            'build_model', 'dev_metrics', 'merge_into_model_dir', 'best_model', 'load_run_model', 'report_split',
-           'RunResult', 'prepare_folder', 'data_changes', 'check_same_data', 'RunSetup', 'prepare_run',
+           'RunResult', 'prepare_folder', 'data_changes', 'check_same_data', 'RunSetup', 'prepare_run', 'card',
            'train_and_report', 'run_training', 'resume_training', 'Run', 'load_run', 'evaluate_run']
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a07
@@ -118,6 +120,7 @@ class RunConfig:
         if t.metric not in kind.metrics:
             raise config_error("train", "metric", f"must be one of {list(kind.metrics)} for a {kind.head} task, got '{t.metric}'", t.FLAGS)
         autocast_dtype(t.precision, get_device(t.device))  # a device that is not here, or a precision it cannot run
+        tracker_callbacks(t.report_to)  # an unknown tracker is named before anything is written
         return self
 
     def to_dict(self) -> dict: return asdict(self)
@@ -150,7 +153,10 @@ def make_run_config(
     data_defaults = {k: v for k, v in task_defaults.items() if k in data_fields}
     config = RunConfig(DataConfig.from_dict({**data_defaults, **data}).absolute(), ModelConfig.from_dict(model or {}), peft_opts,
                        TrainConfig.from_dict({**train_defaults, **train}), out or f"runs/{task}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return config.validate()
+    config.validate()
+    # "auto" becomes what it picks here, so config.json records the precision the run trained in (and a resume keeps it)
+    config.train.precision = resolve_precision(config.train.precision, get_device(config.train.device))
+    return config
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a12
 CONFIG_FORMAT = 2
@@ -185,7 +191,7 @@ def upgrade_v1(d:dict, path:Path) -> dict:
     if missing: raise BasemodelError(f"{path} is not a run configuration this version can read (no {' or '.join(map(repr, missing))})")
     data = {k: d[k] for k in V1_DATA if k in d} | dict(d.get("task_options") or {})
     config = {"data": data, "model": {"name": d.get("model")}, "peft": d.get("peft") or {"method": "full"},
-              "train": d["train"], "out": d.get("out")}
+              "train": {"precision": "fp32", **d["train"]}, "out": d.get("out")}  # 0.0.1 trained in fp32 unless told
     return {"format": CONFIG_FORMAT, "config": config, "metadata": {k: d[k] for k in V1_METADATA if k in d}}
 
 def read_run_config(folder:RunFolder) -> tuple[RunConfig, RunMetadata]:
@@ -436,6 +442,11 @@ def prepare_run(config:RunConfig, resume:bool, overwrite:bool, recorded:RunMetad
                                    acc.num_processes if acc else 1, data.hashes())
     return RunSetup(config, data, kind, label_names, model, tok, enc, kind.collator(tok), folder, meta)
 
+def card(folder:RunFolder) -> None:
+    "Write the run's model card; a folder the card cannot describe (a 0.0.1 config.json) gets a printed line instead, not a failed run."
+    try: write_model_card(folder.root)
+    except BasemodelError as e: print(f"no model card written: {e}")
+
 def train_and_report(r:RunSetup, resume:bool, progress:bool, callbacks:list|None, main:bool) -> RunResult|None:
     "Train, then (main process) put the best weights back, merge, and score and plot the reported splits."
     params, task = count_parameters(r.model), r.data.spec.name
@@ -444,6 +455,7 @@ def train_and_report(r:RunSetup, resume:bool, progress:bool, callbacks:list|None
                    f"{len(r.enc['validation'])} validation examples -> {r.folder.root}\n"
                    f"classes: " + ", ".join(f"{i} = {n}" for i, n in enumerate(r.label_names or [])))
     eval_fn = functools.partial(dev_metrics, r.kind, r.data.raw["validation"], r.enc["validation"], r.collator, r.label_names, task)
+    callbacks = [*(callbacks or []), *(tracker_callbacks(r.config.train.report_to) if main else [])]
     try: res = train(r.model, r.enc["train"], r.collator, r.config.train, r.folder.root, eval_fn, r.tokenizer, resume, progress, callbacks=callbacks)
     except KeyboardInterrupt:
         if main: print(f"\ninterrupted: '{r.folder.checkpoint}' holds the last checkpoint; continue with --resume {r.folder.root}")
@@ -456,6 +468,8 @@ def train_and_report(r:RunSetup, resume:bool, progress:bool, callbacks:list|None
     reports = {split: report_split(r.kind, best, r.data.raw[split], r.enc[split], r.collator, r.label_names, task, split, r.folder,
                                    None if split == r.meta.report_split else split, extra)
                for split in dict.fromkeys(["validation", r.meta.report_split])}
+    if r.config.train.report_to and "tensorboard" in r.config.train.report_to: log_run_plots(r.folder.root)  # the plots and final metrics too
+    card(r.folder)
     print(format_report(reports[r.meta.report_split]))
     return RunResult(r.folder, reports[r.meta.report_split], reports, res, best, r.tokenizer)
 
@@ -527,5 +541,7 @@ def evaluate_run(run_dir:str|Path, split:str|None=None, data_dir:str|None=None, 
     with disk_errors(folder.root), RunLock(folder):
         run = load_run(folder.root)
         enc = run.kind.encode(data.raw, run.tokenizer, config.data)
-        return report_split(run.kind, run.model, data.raw[split], enc[split], run.kind.collator(run.tokenizer), label_names,
-                            config.data.task, split, folder, split, {"data_source": data.source}, batch_size)
+        rep = report_split(run.kind, run.model, data.raw[split], enc[split], run.kind.collator(run.tokenizer), label_names,
+                           config.data.task, split, folder, split, {"data_source": data.source}, batch_size)
+        card(folder)  # the card lists every split scored
+        return rep

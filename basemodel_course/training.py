@@ -60,7 +60,7 @@ class TrainConfig:
     weight_decay:float=0.01 # decoupled (AdamW) weight decay; biases and LayerNorm weights are exempt
     warmup_ratio:float=0.06 # share of the steps spent warming the lr up linearly from 0
     max_grad_norm:float|None=1.0 # clip the global gradient norm to this; None disables clipping
-    precision:str="fp32" # "fp32", "bf16" (CPU or GPU autocast) or "fp16" (GPU, with a gradient scaler)
+    precision:str="auto" # "auto" (bf16 where it is native, fp16 on older GPUs, else fp32; see `auto_precision`), "fp32", "bf16" (CPU or GPU autocast) or "fp16" (GPU, with a gradient scaler)
     optimizer:str="adamw_fused" # "adamw_fused", "adamw_foreach" or "adamw" (the reference for-loop)
     group_by_length:bool=True # length-grouped batches, see `epoch_batches`
     eval_every:int|None=None # evaluate every N optimizer steps; None: at the end of each epoch
@@ -75,6 +75,7 @@ class TrainConfig:
     compile:bool=False # wrap the model in torch.compile
     reuse_host_memory:bool=False # CPU/glibc: keep freed memory for reuse (see `reuse_host_memory`); process-wide
     keep_checkpoint:bool=False # keep the resumable checkpoint after a finished run
+    report_to:str|None=None # experiment trackers, comma-separated: "tensorboard" writes event files to RUN/tensorboard (see `tracking`); unset or "none": none
     adversarial:str|None=None # "fgm" or "pgd": also train on adversarially perturbed input embeddings (see `adversarial_backward`); unset: plain fine-tuning
     adv_epsilon:float=0.1 # L2 radius of the perturbation of one example's input embeddings (all its real tokens together; a MiniLM sentence's embeddings have norm about 6)
     adv_steps:int=3 # PGD's ascent steps (FGM is one step)
@@ -105,7 +106,7 @@ class TrainConfig:
         if self.weight_decay < 0: raise bad("weight_decay", f"must be at least 0, got {self.weight_decay}")
         if not 0 <= self.warmup_ratio < 1: raise bad("warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0: raise bad("max_grad_norm", f"must be positive (or None), got {self.max_grad_norm}")
-        if self.precision not in PRECISIONS: raise bad("precision", f"must be one of {list(PRECISIONS)}, got '{self.precision}'")
+        if self.precision not in ("auto", *PRECISIONS): raise bad("precision", f"must be one of {['auto', *PRECISIONS]}, got '{self.precision}'")
         if self.optimizer not in self.OPTIMIZERS: raise bad("optimizer", f"must be one of {list(self.OPTIMIZERS)}, got '{self.optimizer}'")
         if self.adversarial is not None and self.adversarial not in self.ADVERSARIAL:
             raise bad("adversarial", f"must be one of {list(self.ADVERSARIAL)} (or unset), got '{self.adversarial}'")

@@ -28,19 +28,14 @@ import torch
 import transformers
 
 from basemodel_course.core import atomic_write_json, atomic_write_text, fast_bf16
+from basemodel_course.deploy import cpu_info
 
 RESULTS = Path(__file__).resolve().parent/"results"
 ROW = "ROW "
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni", "fma")
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
-    "The CPU model name and its flags, from /proc/cpuinfo (Linux); else what `platform` knows."
-    try: text = Path("/proc/cpuinfo").read_text()
-    except OSError: return platform.processor() or platform.machine(), set()
-    model = next((l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name")), platform.machine())
-    flags = next((set(l.split(":", 1)[1].split()) for l in text.splitlines() if l.startswith("flags")), set())
-    return model, flags
+_cpuinfo = cpu_info  # the CPU model name and its flags: the same reading `basemodel-course doctor` prints
 
 
 def machine_info() -> dict:

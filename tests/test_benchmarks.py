@@ -3,7 +3,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, run_cli, tiny_args
 
 
 def assert_machine(m:dict):
@@ -89,3 +89,21 @@ def test_adversarial_benchmark_smoke(tmp_path, shared_data):
     d = res["rows"][1]["vs_plain"]["dev_accuracy"]
     assert d["ci95"][0] <= d["value"] <= d["ci95"][1]
     assert (tmp_path/"adversarial.png").exists() and "| fgm |" in (tmp_path/"adversarial.md").read_text() and "| fgm |" in r.stdout
+
+
+def test_deploy_benchmark_smoke(tmp_path, shared_data):
+    run_cli(*tiny_args(tmp_path/"run"), check=True)
+    out = tmp_path/"deploy.json"
+    run_benchmark("deploy.py", "--run", tmp_path/"run", "--data-dir", shared_data, "--max-dev", "32", "--imdb", "8", "--latency-n", "3",
+                  "--batch-sizes", "1,8", "--imdb-batch-sizes", "4", "--out", out)
+    res = json.loads(out.read_text())
+    assert_machine(res["machine"]); assert set(res["sets"]) == {"sst2_dev", "imdb_sample"}
+    assert res["best_speedup_vs_pipeline"] == min(s["best_speedup_vs_pipeline"] for s in res["sets"].values()) > 0
+    for s in res["sets"].values():
+        names = [r["variant"] for r in s["rows"]]
+        assert names[0] == "pipeline" and {"fp32", "int8", "onnx", "onnx-int8"} <= set(names)
+        for r in s["rows"]:
+            assert r["best_throughput"] > 0 and r["p50_ms"] <= r["p95_ms"] and r["disk_mb"] > 0 and r["peak_rss_mb"] > 0
+            lo, hi = r["accuracy"]["ci95"]; assert lo <= r["accuracy"]["value"] <= hi
+        assert s["int8_size_ratio"]["onnx-int8"] <= 0.4
+    assert (tmp_path/"deploy.md").exists() and (tmp_path/"deploy.png").exists()

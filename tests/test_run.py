@@ -37,7 +37,7 @@ def files_in(folder):
 def tiny_config(out, files):
     "The run tests/fixtures/config_v1.json describes: the local task, 3 epochs, checkpoints every 4 steps, seed 3."
     return make_run_config({"task": "local", "max_length": 32, **files},
-                           train={"epochs": 3, "batch_size": 8, "lr": 1e-4, "save_every": 4, "eval_every": 10, "seed": 3}, out=str(out))
+                           train={"epochs": 3, "batch_size": 8, "lr": 1e-4, "save_every": 4, "eval_every": 10, "seed": 3, "precision": "fp32"}, out=str(out))
 
 
 def v1_config_json(folder:RunFolder, files:dict) -> str:
