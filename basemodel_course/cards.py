@@ -14,29 +14,22 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCardData
 
-from .core import BasemodelError, DataError, RunFolder, atomic_write_text, field_flag
+from .core import BasemodelError, RunFolder, atomic_write_text, field_flag, read_json
 from .data import TASKS, TaskSpec, get_task
 from .models import DEFAULT_MODEL, HEADS, MERGEABLE, SMOLLM2, PeftOptions
 from .training import TrainConfig, read_log
 
 # %% auto #0
-__all__ = ['PACKAGED_MODELS', 'PIPELINE_TAGS', 'TASK_LANGUAGES', 'HUB_METRICS', 'PROBE_ROWS', 'PROBE_SKIP', 'read_json',
-           'RunRecord', 'read_run_record', 'base_model_id', 'hub_dataset', 'eval_results', 'card_data', 'md_table',
-           'format_ci', 'format_figure', 'base_model_text', 'data_text', 'description_section', 'labels_section',
-           'method_text', 'steps_text', 'recipe_section', 'split_table', 'per_label_table', 'evaluation_section',
-           'data_section', 'list_figures', 'probe_figures', 'probe_section', 'limitations_section', 'usage_section',
-           'option_args', 'train_command', 'reproduce_section', 'model_card', 'write_model_card']
+__all__ = ['PACKAGED_MODELS', 'PIPELINE_TAGS', 'TASK_LANGUAGES', 'HUB_METRICS', 'PROBE_ROWS', 'PROBE_SKIP', 'RunRecord',
+           'read_run_record', 'base_model_id', 'hub_dataset', 'eval_results', 'card_data', 'md_table', 'format_ci',
+           'format_figure', 'base_model_text', 'data_text', 'description_section', 'labels_section', 'method_text',
+           'steps_text', 'recipe_section', 'split_table', 'per_label_table', 'evaluation_section', 'data_section',
+           'list_figures', 'probe_figures', 'probe_section', 'limitations_section', 'usage_section', 'option_args',
+           'train_command', 'reproduce_section', 'model_card', 'write_model_card']
 
 # %% ../nbs/api/13_cards.ipynb #0fba5590
-def read_json(
-    path:Path, # a JSON file of a run folder
-) -> dict:
-    "The file's contents; a damaged file is named."
-    try: return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e: raise DataError(f"{path} is not valid JSON ({e}); the run folder is damaged") from None
-
 @dataclass
 class RunRecord:
     "What a model card is written from: the run folder's own files, as they are."

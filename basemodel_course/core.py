@@ -30,7 +30,7 @@ import torch
 __all__ = ['PRECISIONS', 'UNCHECKED', 'DISK_ERRNOS', 'BasemodelError', 'DataError', 'RunFailure', 'config_error', 'field_flag',
            'section_from_dict', 'set_seed', 'get_device', 'resolve_precision', 'autocast_dtype', 'fast_bf16',
            'auto_precision', 'env_flag', 'full_run', 'hub_reachable', 'data_root', 'source_checkout', 'cache_dir',
-           'RunFolder', 'atomic_write_text', 'atomic_write_json', 'atomic_replace_dir', 'sha256_file',
+           'RunFolder', 'atomic_write_text', 'atomic_write_json', 'read_json', 'atomic_replace_dir', 'sha256_file',
            'write_checksums', 'verify_checksums', 'recover_dir', 'recover_run_folder', 'RunLock', 'disk_errors']
 
 # %% ../nbs/api/00_core.ipynb #960634e3
@@ -279,6 +279,14 @@ def atomic_write_json(
 ) -> Path:
     "Write `obj` as indented JSON, atomically."
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+def read_json(
+    path:str|Path, # a JSON file a run or an export wrote
+    damage:str="the run folder is damaged", # what it means that the file is unreadable, said after the reason
+):
+    "A JSON file's contents; a missing or damaged file is named in one sentence."
+    try: return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e: raise DataError(f"{path} is not valid JSON ({e}); {damage}") from None
 
 # %% ../nbs/api/00_core.ipynb #d35e4ecf
 def atomic_replace_dir(

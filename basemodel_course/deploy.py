@@ -42,10 +42,10 @@ except ImportError: ort = None
 
 # %% auto #0
 __all__ = ['INPUT_FORMATS', 'TEXT_COLUMNS', 'TORCH_VARIANTS', 'ONNX_VARIANTS', 'VARIANTS', 'ONNX_FILES', 'PARITY_TEXTS', 'EXTRAS',
-           'PACKAGES', 'input_format', 'read_texts', 'JsonlSink', 'int8_weight', 'quantize_int8', 'auto_variant',
-           'torch_variant', 'TorchLogits', 'pad_batch', 'length_batches', 'softmax', 'class_answer', 'entity_answer',
-           'Predictor', 'model_digest', 'onnx_session', 'OnnxLogits', 'quantize_onnx', 'export_onnx', 'load_onnx',
-           'predictor_from_run', 'count_lines', 'predict_file', 'cpu_info', 'doctor', 'format_doctor']
+           'PACKAGES', 'input_format', 'read_texts', 'JsonlSink', 'int8_weight', 'uint8_rows', 'quantize_int8',
+           'auto_variant', 'torch_variant', 'TorchLogits', 'pad_batch', 'length_batches', 'softmax', 'class_answer',
+           'entity_answer', 'Predictor', 'model_digest', 'onnx_session', 'OnnxLogits', 'quantize_onnx', 'export_onnx',
+           'load_onnx', 'predictor_from_run', 'count_lines', 'predict_file', 'cpu_info', 'doctor', 'format_doctor']
 
 # %% ../nbs/api/11_deploy.ipynb #0a1b2c08
 INPUT_FORMATS = {".txt": "txt", ".text": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -164,13 +164,30 @@ def int8_weight(
     s = float(w.abs().max()) / 127.5
     return torch.clamp(torch.round(w / s), -128, 127).to(torch.int8), s
 
+def uint8_rows(
+    e:torch.Tensor, # an embedding table, one vector per row
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "Affine per-row 8-bit quantisation from scratch: values in [0, 255], scales s and offsets z per row (e is about s * (q - z))."
+    lo, hi = e.min(1, keepdim=True).values, e.max(1, keepdim=True).values
+    s = (hi - lo).clamp_min(1e-8) / 255
+    z = -lo / s
+    return torch.clamp(torch.round(e / s + z), 0, 255).to(torch.uint8), s.squeeze(1), z.squeeze(1)
+
 def quantize_int8(
     model:torch.nn.Module, # a float model (it is not changed)
 ) -> torch.nn.Module:
-    "A copy of `model` with every `nn.Linear` dynamically quantised to int8 (PyTorch's `quantize_dynamic`; CPU only)."
+    "A copy of `model` with every `nn.Linear` dynamically quantised to int8 and its word embeddings stored in 8 bits (PyTorch's `quantize_dynamic`; CPU only)."
+    from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig
+    spec = {torch.nn.Linear: default_dynamic_qconfig}
+    # the input embeddings (the large table) only: the small position and segment tables are looked up with expanded,
+    # non-contiguous indices in BERT, which the quantised lookup refuses, and they weigh little
+    get = getattr(model, "get_input_embeddings", None)
+    emb = get() if get else next((m for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
+    if isinstance(emb, torch.nn.Embedding):
+        spec[next(n for n, m in model.named_modules() if m is emb)] = float_qparams_weight_only_qconfig
     with warnings.catch_warnings():  # the eager-mode API is deprecated in favour of torchao, and still PyTorch's own
         warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+        return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8, inplace=False)
 
 # %% ../nbs/api/11_deploy.ipynb #0a1b2c17
 TORCH_VARIANTS = ("fp32", "bf16", "fp16", "int8")
@@ -213,9 +230,12 @@ class TorchLogits:
 def pad_batch(
     ids:list[list[int]], # token ids of each text
     pad_id:int, # the tokenizer's padding id
+    multiple:int=1, # round the padded length up to a multiple of this
+    limit:int|None=None, # but not past this length (the model's maximum)
 ) -> tuple[np.ndarray, np.ndarray]:
-    "`input_ids` and `attention_mask` (int64), right-padded to the longest text."
+    "`input_ids` and `attention_mask` (int64), right-padded to the longest text (rounded up to `multiple`, at most `limit`)."
     L = max(len(x) for x in ids)
+    L = max(L, min(-(-L // multiple) * multiple, limit or L * multiple))
     input_ids = np.full((len(ids), L), pad_id, dtype=np.int64)
     mask = np.zeros((len(ids), L), dtype=np.int64)
     for i, x in enumerate(ids): input_ids[i, :len(x)] = x; mask[i, :len(x)] = 1
@@ -285,11 +305,12 @@ class Predictor:
     max_length:int=128 # longer texts are truncated to this many tokens
     batch_size:int=64 # texts per forward pass
     chunk_size:int=4096 # texts read ahead and sorted by length (bounds memory)
+    pad_multiple:int=8 # batches are padded to a multiple of this many tokens (fewer shapes for the kernels to prepare)
     variant:str="fp32" # which form of the model `logits_fn` runs (recorded in `info`)
     device:str="cpu" # where it runs (recorded in `info`)
 
     def __post_init__(self):
-        for k in ("batch_size", "max_length", "chunk_size"):
+        for k in ("batch_size", "max_length", "chunk_size", "pad_multiple"):
             if getattr(self, k) < 1: raise BasemodelError(f"{k.replace('_', '-')} must be at least 1, got {getattr(self, k)}")
         if self.head == "token-classification" and not getattr(self.tokenizer, "is_fast", False):
             raise BasemodelError("entity spans need a fast tokenizer (with offsets); this one is not")
@@ -304,7 +325,7 @@ class Predictor:
                              return_token_type_ids=False, return_attention_mask=False)
         ids, out = enc["input_ids"], [None] * len(texts)
         for idx in length_batches([len(x) for x in ids], self.batch_size):
-            lg = self.logits_fn(*pad_batch([ids[i] for i in idx], self.tokenizer.pad_token_id))
+            lg = self.logits_fn(*pad_batch([ids[i] for i in idx], self.tokenizer.pad_token_id, self.pad_multiple, self.max_length))
             for j, i in enumerate(idx):
                 ans = (entity_answer(lg[j, :len(ids[i])], enc.word_ids(i), enc["offset_mapping"][i], texts[i], self.label_names)
                        if ner else class_answer(lg[j], self.label_names))
@@ -312,12 +333,16 @@ class Predictor:
                 out[i] = ans
         return out
 
+    def predict_keyed(self, items:Iterable[tuple], after_window:Callable[[list], None]|None=None) -> Iterator[tuple]:
+        "`(key, answer)` for every `(key, text)`, in order, read and answered window by window (`after_window(window)` after each)."
+        for window in _windows(items, self.chunk_size):
+            yield from zip((k for k, _ in window), self.predict_window([t for _, t in window]))
+            if after_window: after_window(window)
+
     def predict(self, texts:Iterable[str], progress:bool=False, total:int|None=None) -> Iterator[dict]:
         "One answer per text, in order, streamed window by window."
         with tqdm(total=total, disable=not progress, unit=" texts", desc=f"predicting ({self.variant})", smoothing=0.1) as bar:
-            for window in _windows(texts, self.chunk_size):
-                yield from self.predict_window(window)
-                bar.update(len(window))
+            for _, ans in self.predict_keyed(((None, t) for t in texts), lambda w: bar.update(len(w))): yield ans
 
     def __call__(self, texts:str|list[str]) -> dict|list[dict]:
         "Answers for one text or a list of them."
@@ -477,13 +502,14 @@ def predictor_from_run(
     if variant in ONNX_VARIANTS:
         session, m = load_onnx(folder.root, variant, threads, dev.type)
         tok = AutoTokenizer.from_pretrained(str(folder.deploy/"tokenizer"))
-        return Predictor(OnnxLogits(session), tok, m["label_names"], m["head"], max_length or m["max_length"], batch_size, chunk_size, variant, dev.type)
+        return Predictor(OnnxLogits(session), tok, m["label_names"], m["head"], max_length or m["max_length"], batch_size, chunk_size,
+                         variant=variant, device=dev.type)
     if not (folder.model/"config.json").exists() and not (folder.model/"adapter_config.json").exists():
         raise BasemodelError(f"'{folder.root}' has no trained model yet (no {RunFolder.MODEL}/config.json)")
     run = load_run(folder.root)
     model = torch_variant(run.model, variant, dev)
     return Predictor(TorchLogits(model, dev), run.tokenizer, run.metadata.label_names, run.kind.head,
-                     max_length or run.config.data.max_length, batch_size, chunk_size, variant, str(dev))
+                     max_length or run.config.data.max_length, batch_size, chunk_size, variant=variant, device=str(dev))
 
 Predictor.from_run = staticmethod(predictor_from_run)
 
@@ -507,9 +533,8 @@ def predict_file(
     total = count_lines(source) if progress and str(source) != "-" and Path(source).is_file() else None
     n = 0
     with JsonlSink(out) as sink, tqdm(total=total, disable=not progress, unit=" lines", desc=f"predicting ({predictor.variant})", smoothing=0.1, delay=1) as bar:
-        for window in _windows(read_texts(source, text_column, fmt), predictor.chunk_size):
-            for (line, _), ans in zip(window, predictor.predict_window([t for _, t in window])): sink.write({"line": line, **ans})
-            sink.flush(); n += len(window); bar.update(window[-1][0] - bar.n)
+        def done(window): sink.flush(); bar.update(window[-1][0] - bar.n)
+        for line, ans in predictor.predict_keyed(read_texts(source, text_column, fmt), done): sink.write({"line": line, **ans}); n += 1
     return n
 
 # %% ../nbs/api/11_deploy.ipynb #0a1b2c51

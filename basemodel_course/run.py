@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import shutil
 import sys
@@ -31,7 +30,7 @@ from transformers import AutoTokenizer
 from . import __version__
 from .core import (BasemodelError, DataError, RunFolder, RunLock, atomic_replace_dir, atomic_write_json,
                                    autocast_dtype, config_error, disk_errors, get_device, recover_run_folder, resolve_precision,
-                                   section_from_dict, sha256_file, verify_checksums)
+                                   read_json, section_from_dict, sha256_file, verify_checksums)
 from .cards import write_model_card
 from .tracking import log_run_plots, tracker_callbacks
 from .data import (TaskSpec, TokenCollator, get_task, load_task, make_collator, tokenize_and_align,
@@ -197,9 +196,7 @@ def upgrade_v1(d:dict, path:Path) -> dict:
 def read_run_config(folder:RunFolder) -> tuple[RunConfig, RunMetadata]:
     "The configuration and metadata in a run folder's `config.json`, from any format this version can read."
     if not folder.config.exists(): raise BasemodelError(f"'{folder.root}' is not a run folder (no {RunFolder.CONFIG})")
-    try: d = json.loads(folder.config.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{folder.config} is not valid JSON ({e}); the run folder is damaged") from None
+    d = read_json(folder.config)
     if not isinstance(d, dict): raise BasemodelError(f"{folder.config} does not hold a run configuration (a JSON object)")
     if "format" not in d: d = upgrade_v1(d, folder.config)
     if d["format"] != CONFIG_FORMAT:

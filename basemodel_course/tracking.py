@@ -7,14 +7,13 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/tracking.html.md""
 # %% ../nbs/api/12_tracking.ipynb #a65c6e11
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PIL import Image
 
-from .core import BasemodelError, DataError, RunFolder
+from .core import BasemodelError, RunFolder, read_json
 from .training import Callback, read_log
 
 try:  # a dependency of the package; a trimmed install without it still imports the library
@@ -24,8 +23,8 @@ except ImportError: EventAccumulator = SummaryWriter = None
 
 # %% auto #0
 __all__ = ['TRACKERS', 'numeric_items', 'eval_scalars', 'need_tensorboard', 'TensorBoardLog', 'event_accumulator', 'read_scalars',
-           'read_images', 'png_image', 'report_scalars', 'last_step', 'read_report', 'log_run_plots',
-           'register_tracker', 'tracker_callbacks']
+           'read_images', 'png_image', 'report_scalars', 'last_step', 'log_run_plots', 'register_tracker',
+           'tracker_callbacks']
 
 # %% ../nbs/api/12_tracking.ipynb #043d3b69
 def numeric_items(
@@ -126,11 +125,6 @@ def last_step(
     return max((r["step"] for r in read_log(folder.root) if "step" in r), default=0)
 
 # %% ../nbs/api/12_tracking.ipynb #1c42fc17
-def read_report(path:Path) -> dict:
-    "A metrics file's contents; a damaged one is named."
-    try: return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e: raise DataError(f"{path} is not a readable metrics file ({e})") from None
-
 def log_run_plots(
     run_dir:str|Path, # a run folder, after its report
     step:int|None=None, # the step to file them at; None: the run's last step
@@ -141,7 +135,7 @@ def log_run_plots(
     if not folder.root.is_dir(): raise BasemodelError(f"run folder '{folder.root}' does not exist")
     step = last_step(folder) if step is None else step
     images = {f"plots/{p.stem}": png_image(p) for p in sorted(folder.root.glob("*.png"))}
-    scalars = {k: v for p in sorted(folder.root.glob("metrics*.json")) for k, v in report_scalars(read_report(p)).items()}
+    scalars = {k: v for p in sorted(folder.root.glob("metrics*.json")) for k, v in report_scalars(read_json(p)).items()}
     with SummaryWriter(str(folder.tensorboard)) as w:
         for tag, img in images.items(): w.add_image(tag, img, step, dataformats="HWC")
         for tag, v in scalars.items(): w.add_scalar(tag, v, step)
