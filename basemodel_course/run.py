@@ -12,7 +12,6 @@ import functools
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -30,7 +29,7 @@ from transformers import AutoTokenizer
 from . import __version__
 from .core import (BasemodelError, DataError, RunFolder, RunLock, atomic_replace_dir, atomic_write_json,
                                    autocast_dtype, config_error, disk_errors, get_device, recover_run_folder, resolve_precision,
-                                   read_json, section_from_dict, sha256_file, verify_checksums)
+                                   read_json, section_from_dict, sha256_file, temp_dir, verify_checksums)
 from .cards import write_model_card
 from .tracking import log_run_plots, tracker_callbacks
 from .data import (TaskSpec, TokenCollator, get_task, load_task, make_collator, tokenize_and_align,
@@ -307,7 +306,7 @@ def _unmerged(folder:Path) -> bool:
 
 def _copy_dir(src:Path, dest:Path) -> Path:
     "Copy a folder into place atomically: a crash leaves the old `dest` or the new one."
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    tmp = temp_dir(dest.parent, f".{dest.name}.")
     shutil.copytree(src, tmp, dirs_exist_ok=True)
     return atomic_replace_dir(tmp, dest)
 

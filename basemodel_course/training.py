@@ -16,7 +16,6 @@ import platform
 import random
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
@@ -36,7 +35,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from .core import (PRECISIONS, BasemodelError, DataError, RunFailure, RunFolder, atomic_replace_dir,
                                    atomic_write_json, atomic_write_text, autocast_dtype, config_error, get_device,
-                                   recover_run_folder, section_from_dict, set_seed, verify_checksums, write_checksums)
+                                   recover_run_folder, section_from_dict, set_seed, temp_dir, verify_checksums, write_checksums)
 from .data import epoch_batches
 
 # %% auto #0
@@ -192,7 +191,7 @@ def save_checkpoint(run_dir:Path, model, optimizer, scheduler, state:dict, scale
                     with_optimizer:bool=True) -> Path:
     "Write a resumable checkpoint to `run_dir/checkpoint`, atomically, with checksums."
     folder = RunFolder(run_dir)
-    tmp = Path(tempfile.mkdtemp(dir=folder.root, prefix=f".{RunFolder.CHECKPOINT}."))
+    tmp = temp_dir(folder.root, f".{RunFolder.CHECKPOINT}.")
     try:
         if with_model: unwrap(model).save_pretrained(tmp/RunFolder.MODEL, safe_serialization=True)
         if with_optimizer:
@@ -241,7 +240,7 @@ def reuse_host_memory() -> bool:
 def save_model(model, dest:Path, tokenizer=None) -> Path:
     "`save_pretrained` (safetensors) the model, and the tokenizer if given, into `dest`, atomically, with checksums."
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    tmp = temp_dir(dest.parent, f".{dest.name}.")
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
