@@ -8,18 +8,20 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/instruct.html.md""
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from seqeval.metrics.sequence_labeling import get_entities
 
 from .core import BasemodelError, DataError
 
 # %% auto #0
-__all__ = ['ROLES', 'read_records', 'check_turns', 'to_conversation', 'PreferencePair', 'to_preference', 'load_instruction_file',
-           'assistant_spans', 'chat_example', 'pack_examples', 'collate_packed', 'sequence_logps', 'log_sigmoid',
-           'dpo_loss']
+__all__ = ['ROLES', 'CLASSIFY_TEMPLATES', 'NER_TEMPLATES', 'read_records', 'check_turns', 'to_conversation', 'PreferencePair',
+           'to_preference', 'load_instruction_file', 'assistant_spans', 'chat_example', 'pack_examples',
+           'collate_packed', 'sequence_logps', 'log_sigmoid', 'dpo_loss', 'entity_list', 'format_entities',
+           'parse_entities', 'exact_match', 'task_instructions', 'instruction_mixture']
 
 # %% ../nbs/api/14_instruct.ipynb #7a100008
 ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "model": "assistant", "system": "system"}
@@ -229,3 +231,100 @@ def dpo_loss(
     logits = beta * (chosen - rejected)
     losses = -(1 - label_smoothing) * log_sigmoid(logits) - label_smoothing * log_sigmoid(-logits)
     return losses, (beta * chosen).detach(), (beta * rejected).detach()
+
+# %% ../nbs/api/14_instruct.ipynb #7a100031
+CLASSIFY_TEMPLATES = (
+    "Read the text and answer with one word, {choices}.\n\n{text}",
+    "{text}\n\nWhich label fits the text above: {choices}? Answer with the label only.",
+    "Classify the following text as {choices}.\nText: {text}\nLabel:",
+)
+NER_TEMPLATES = (
+    "List the named entities in the text below, one per line as `type: name` (types: {types}). If there are none, answer `none`.\n\n{text}",
+    "Text: {text}\n\nWhich entities of the types {types} does it mention? Give one `type: name` per line, or `none`.",
+    "Find every {types} entity in: {text}\nAnswer with lines of `type: name`, or `none`.",
+)
+
+def _or_list(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+def entity_list(
+    tokens:list[str], # the words of a sentence
+    tags:list[str], # their BIO tags
+) -> list[tuple[str, str]]:
+    "(type, words) of every entity, in order (seqeval's reading of BIO tags)."
+    return [(typ, " ".join(tokens[a:b + 1])) for typ, a, b in get_entities(list(tags))]
+
+def format_entities(ents:list[tuple[str, str]]) -> str:
+    "The answer text of a NER instruction."
+    return "\n".join(f"{t}: {n}" for t, n in ents) if ents else "none"
+
+def _norm(s:str) -> str: return " ".join(s.lower().replace("`", "").split()).strip(" .,;:!?\"'")
+
+def parse_entities(answer:str) -> set[tuple[str, str]]:
+    "The (type, name) pairs of an answer (lines of `type: name`; bullets, case and spacing forgiven; `none` is empty)."
+    out = set()
+    for line in answer.splitlines():
+        line = line.strip().lstrip("-*• ").strip()
+        if not line or _norm(line) == "none" or ":" not in line: continue
+        t, n = line.split(":", 1)
+        if _norm(n): out.add((_norm(t), _norm(n)))
+    return out
+
+def exact_match(
+    kind:str, # "classification" or "token-classification"
+    prediction:str, # the generated answer
+    gold:str, # the reference answer
+) -> bool:
+    "Whether a generated answer is right: the label as its first word, or the same set of entities."
+    if kind == "classification":
+        words = _norm(prediction).split()
+        return bool(words) and words[0].strip(".,;:!?\"'") == _norm(gold)
+    if kind == "token-classification": return parse_entities(prediction) == parse_entities(gold)
+    raise BasemodelError(f"exact_match: unknown kind {kind!r}")
+
+# %% ../nbs/api/14_instruct.ipynb #7a100034
+def task_instructions(
+    ds, # a split of a registered task (`load_task(...).data[split]`)
+    task:str, # its name (recorded in every record)
+    templates:tuple|None=None, # the task kind's templates by default
+    seed:int=0, # which template each example gets
+) -> list[dict]:
+    "Every example of the split as an instruction record: `messages` (user, assistant), `task`, `kind`, `template`, `answer`."
+    rng = random.Random(seed)
+    if "ner_tags" in ds.features:
+        names, kind = ds.features["ner_tags"].feature.names, "token-classification"
+        types = _or_list(sorted({n[2:] for n in names if n != "O"}))
+        templates = templates or NER_TEMPLATES
+        rows = [(" ".join(r["tokens"]), format_entities(entity_list(r["tokens"], [names[i] for i in r["ner_tags"]]))) for r in ds]
+        fill = lambda t, text: t.format(text=text, types=types)
+    elif "label" in ds.features:
+        names, kind = ds.features["label"].names, "classification"
+        templates = templates or CLASSIFY_TEMPLATES
+        rows = [(r["text"], names[r["label"]]) for r in ds]
+        fill = lambda t, text: t.format(text=text, choices=_or_list(names))
+    else: raise BasemodelError(f"task '{task}' has neither a 'label' nor a 'ner_tags' column to phrase as instructions")
+    out = []
+    for text, answer in rows:
+        k = rng.randrange(len(templates))
+        out.append({"messages": [{"role": "user", "content": fill(templates[k], text)}, {"role": "assistant", "content": answer}],
+                    "task": task, "kind": kind, "template": k, "answer": answer})
+    return out
+
+def instruction_mixture(
+    parts:dict[str, list[dict]], # task -> its records (from `task_instructions`)
+    n_per_task:int|None=None, # records drawn from each task (None: all)
+    leave_out:tuple=(), # tasks kept out of the mixture (held out for zero-shot evaluation)
+    seed:int=0, # the draw and the final order
+) -> list[dict]:
+    "A seeded, shuffled mixture of instruction records, the same number from each task kept."
+    unknown = sorted(set(leave_out) - set(parts))
+    if unknown: raise BasemodelError(f"cannot leave out {unknown}: the mixture's tasks are {sorted(parts)}")
+    rng, mix = random.Random(seed), []
+    for task in sorted(parts):
+        if task in leave_out: continue
+        recs = parts[task]
+        mix += rng.sample(recs, min(n_per_task, len(recs))) if n_per_task else list(recs)
+    if not mix: raise BasemodelError("the mixture is empty: every task was left out")
+    rng.shuffle(mix)
+    return mix
