@@ -22,12 +22,12 @@ from .models import DEFAULT_MODEL, HEADS, MERGEABLE, SMOLLM2, PeftOptions
 from .training import TrainConfig, read_log
 
 # %% auto #0
-__all__ = ['PACKAGED_MODELS', 'PIPELINE_TAGS', 'TASK_LANGUAGES', 'HUB_METRICS', 'PROBE_ROWS', 'PROBE_SKIP', 'RunRecord',
-           'read_run_record', 'base_model_id', 'hub_dataset', 'eval_results', 'card_data', 'md_table', 'format_ci',
-           'format_figure', 'base_model_text', 'data_text', 'description_section', 'labels_section', 'method_text',
-           'steps_text', 'recipe_section', 'split_table', 'per_label_table', 'evaluation_section', 'data_section',
-           'list_figures', 'probe_figures', 'probe_section', 'limitations_section', 'usage_section', 'option_args',
-           'train_command', 'reproduce_section', 'model_card', 'write_model_card']
+__all__ = ['PACKAGED_MODELS', 'PIPELINE_TAGS', 'KIND_HEADS', 'TASK_LANGUAGES', 'HUB_METRICS', 'PROBE_ROWS', 'PROBE_SKIP',
+           'RunRecord', 'read_run_record', 'base_model_id', 'hub_dataset', 'eval_results', 'card_data', 'md_table',
+           'format_ci', 'format_figure', 'base_model_text', 'data_text', 'description_section', 'labels_section',
+           'method_text', 'steps_text', 'recipe_section', 'split_table', 'per_label_table', 'evaluation_section',
+           'data_section', 'list_figures', 'probe_figures', 'probe_section', 'limitations_section', 'usage_section',
+           'option_args', 'train_command', 'reproduce_section', 'model_card', 'write_model_card']
 
 # %% ../nbs/api/13_cards.ipynb #0fba5590
 @dataclass
@@ -63,7 +63,8 @@ def read_run_record(
 
 # %% ../nbs/api/13_cards.ipynb #be4aeb61
 PACKAGED_MODELS = {DEFAULT_MODEL: "sentence-transformers/all-MiniLM-L6-v2", SMOLLM2: "HuggingFaceTB/SmolLM2-135M-Instruct"}
-PIPELINE_TAGS = {"classification": "text-classification", "token-classification": "token-classification"}
+PIPELINE_TAGS = {"classification": "text-classification", "token-classification": "token-classification", "instructions": "text-generation"}
+KIND_HEADS = {"classification": "classification", "token-classification": "token-classification", "instructions": "causal-lm"}  # task kind -> models.HEADS key
 # the language of each registered task's texts (a task registered elsewhere, or your own files: not stated)
 TASK_LANGUAGES = {"sst2": "en", "rotten_tomatoes": "en", "rotten_tomatoes_hub": "en", "wnut17": "en", "conll2003": "en"}
 # a metric of the reports -> its Hub metric id and arguments
@@ -159,7 +160,8 @@ def description_section(
 ) -> str:
     "The title and what the model is."
     spec, peft, version = rec.spec, rec.config["peft"], rec.metadata.get("versions", {}).get("basemodel_course")
-    what = {"classification": "a text classifier", "token-classification": "a token classifier (named entities)"}[spec.kind]
+    what = {"classification": "a text classifier", "token-classification": "a token classifier (named entities)",
+            "instructions": "an instruction-following decoder (chat)"}[spec.kind]
     test = rec.reports.get(rec.report_split, {})
     params = (f" ({test['trainable_params']:,} trainable parameters, {test['trainable_pct']:.2f}% of the model)"
               if "trainable_params" in test else "")
@@ -173,6 +175,7 @@ def labels_section(
 ) -> str:
     "The classes in the order of the model's outputs."
     names = rec.metadata.get("label_names") or []
+    if not names: return ""  # a decoder answers in text: no classes
     out = "## Labels\n\n" + md_table(["id", "label"], [[i, n] for i, n in enumerate(names)])
     if rec.spec.kind == "token-classification":
         types = list(dict.fromkeys(n[2:] for n in names if n[:2] in ("B-", "I-")))
@@ -339,7 +342,11 @@ def limitations_section(
     spec, d, names = rec.spec, rec.config["data"], rec.metadata.get("label_names") or []
     lang = {"en": "English"}.get(TASK_LANGUAGES.get(spec.name), TASK_LANGUAGES.get(spec.name))
     texts = f"{lang} texts" if lang else "texts in the language of its training files (not recorded)"
-    if spec.kind == "classification":
+    if spec.kind == "instructions":
+        does = ("It answers conversations in its chat template's format, in the manner of its training conversations. It can state "
+                "falsehoods as fluently as facts, and nothing checks its answers; the held-out loss and token accuracy above measure "
+                "how well it predicts reference answers, not whether its own answers are right.")
+    elif spec.kind == "classification":
         does = f"It assigns one of {len(names)} labels ({', '.join(names)}) to {texts}; it has no other answer, so a text that fits none of them still gets one."
     else:
         types = list(dict.fromkeys(n[2:] for n in names if n[:2] in ("B-", "I-")))
@@ -372,12 +379,16 @@ def usage_section(
 ) -> str:
     "Code that loads the model and runs it."
     spec, folder, ml = rec.spec, str(rec.folder.model), rec.config["data"]["max_length"]
-    head, task = HEADS[spec.kind].__name__, PIPELINE_TAGS[spec.kind]
+    head, task = HEADS[KIND_HEADS[spec.kind]].__name__, PIPELINE_TAGS[spec.kind]
     adapter = (rec.folder.model/"adapter_config.json").exists()
     cls, lib = (f"AutoPeft{head[4:]}", "peft") if adapter else (head, "transformers")
     extra = ', aggregation_strategy="simple"' if spec.kind == "token-classification" else ""
     example = "Paris is lovely in May" if spec.kind == "token-classification" else "a gripping, beautifully shot film"
-    code = (f"from {lib} import {cls}\nfrom transformers import AutoTokenizer, pipeline\n\n"
+    if spec.kind == "instructions" and not adapter:
+        code = (f'from transformers import pipeline\n\nchat = pipeline("text-generation", model="{folder}")\n'
+                f'reply = chat([{{"role": "user", "content": "Name three primary colours."}}], max_new_tokens=48, do_sample=False)\n'
+                f'print(reply[0]["generated_text"][-1]["content"])')
+    else: code = (f"from {lib} import {cls}\nfrom transformers import AutoTokenizer, pipeline\n\n"
             f'model = {cls}.from_pretrained("{folder}")\ntokenizer = AutoTokenizer.from_pretrained("{folder}")\n\n'
             f'nlp = pipeline("{task}", model=model, tokenizer=tokenizer{extra})\n'
             f'print(nlp("{example}", truncation=True, max_length={ml}))')

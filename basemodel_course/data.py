@@ -363,6 +363,15 @@ register_task(TaskSpec("local", "classification", _load_local,
                        "your own CSV/TSV/JSONL files: --train-file, --validation-file, --test-file, --text-column, --label-column",
                        report_split="test", options=("train_file", "validation_file", "test_file", "text_column", "label_column")))
 
+def _load_instructions(spec, data_dir, train_file=None, validation_file=None, test_file=None):
+    from basemodel_course.instruct import load_instruction_task  # conversations and chat templates live in `instruct`
+    return load_instruction_task(spec, data_dir, train_file, validation_file, test_file)
+
+register_task(TaskSpec("instructions", "instructions", _load_instructions,
+                       "instruction tuning (SFT) of the decoder on your JSON/JSONL file: --train-file (Alpaca, messages or ShareGPT layout)",
+                       report_split="test", options=("train_file", "validation_file", "test_file"),
+                       defaults={"epochs": 1, "batch_size": 8, "max_length": 512}))
+
 # %% ../nbs/api/02_data.ipynb #ecc4dc59
 def tokenize_dataset(
     dsd:DatasetDict|Dataset, # text-classification data with `text` and `label` columns
@@ -548,7 +557,7 @@ def tokenize_and_align(
 class TokenCollator:
     "Pads model inputs and labels (with -100) per batch; drops bookkeeping columns such as `word_ids`."
     def __init__(self, tokenizer:PreTrainedTokenizerBase, pad_to_multiple_of:int|None=None):
-        self.inner = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of, return_tensors="pt")
+        self.tokenizer, self.inner = tokenizer, DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of, return_tensors="pt")
         self.keep = set(tokenizer.model_input_names) | {"labels"}
     def __call__(self, examples:list[dict]) -> dict:
         return self.inner([{k: v for k, v in ex.items() if k in self.keep} for ex in examples])

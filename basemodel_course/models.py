@@ -109,6 +109,9 @@ def load_base_model(
     except (OSError, ValueError, SafetensorError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BasemodelError(f"could not load model '{name_or_path or DEFAULT_MODEL}' for {task}: {first}") from None
+    if gguf_file:  # the weights are dequantised on load; the GGUF "quantizer" left attached would make save_pretrained refuse them
+        model.hf_quantizer, model.is_quantized = None, False
+        if hasattr(model.config, "quantization_config"): del model.config.quantization_config
     if tokenizer.pad_token is None and tokenizer.eos_token is not None: tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
 

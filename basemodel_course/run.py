@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import sys
@@ -27,7 +28,7 @@ from safetensors import safe_open
 from transformers import AutoTokenizer
 
 from . import __version__
-from .core import (BasemodelError, DataError, RunFolder, RunLock, atomic_replace_dir, atomic_write_json,
+from .core import (BasemodelError, DataError, RunFolder, RunLock, atomic_replace_dir, atomic_write_json, atomic_write_text,
                                    autocast_dtype, config_error, disk_errors, get_device, recover_run_folder, resolve_precision,
                                    read_json, section_from_dict, sha256_file, temp_dir, verify_checksums)
 from .cards import write_model_card
@@ -36,16 +37,18 @@ from .data import (TaskSpec, TokenCollator, get_task, load_task, make_collator, 
                                    tokenize_dataset)
 from .evaluation import (evaluate_classifier, evaluate_tagger, format_report, plot_confusion_matrix,
                                          plot_per_type_f1, plot_training_curves)
-from .models import DEFAULT_MODEL, PeftOptions, count_parameters, load_base_model, merge_lora, refuse_pickles
+from .instruct import chat_example, evaluate_lm
+from .models import DEFAULT_MODEL, SMOLLM2, PeftOptions, count_parameters, load_base_model, merge_lora, refuse_pickles
 from .training import TrainConfig, TrainResult, distributed, load_weights, read_log, save_model, train
 
 # %% auto #0
 __all__ = ['CONFIG_FORMAT', 'V1_DATA', 'V1_METADATA', 'RUN_KINDS', 'N_RESAMPLES', 'DataConfig', 'ModelConfig', 'RunConfig',
            'make_run_config', 'RunMetadata', 'versions', 'write_run_config', 'upgrade_v1', 'read_run_config', 'RunKind',
-           'SequenceClassification', 'TokenClassification', 'register_run_kind', 'run_kind', 'RunData', 'load_run_data',
-           'build_model', 'dev_metrics', 'merge_into_model_dir', 'best_model', 'load_run_model', 'report_split',
-           'RunResult', 'prepare_folder', 'data_changes', 'check_same_data', 'RunSetup', 'prepare_run', 'card',
-           'train_and_report', 'run_training', 'resume_training', 'Run', 'load_run', 'evaluate_run']
+           'SequenceClassification', 'TokenClassification', 'InstructionTuning', 'register_run_kind', 'run_kind',
+           'RunData', 'load_run_data', 'build_model', 'dev_metrics', 'merge_into_model_dir', 'best_model',
+           'load_run_model', 'report_split', 'RunResult', 'prepare_folder', 'data_changes', 'check_same_data',
+           'RunSetup', 'prepare_run', 'card', 'train_and_report', 'run_training', 'resume_training', 'Run', 'load_run',
+           'evaluate_run']
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a07
 @dataclass
@@ -146,6 +149,7 @@ def make_run_config(
     peft_opts = PeftOptions.from_dict(peft or {}).validate()
     data_fields = {f.name for f in fields(DataConfig)}
     task_defaults = {"metric": run_kind(spec).metric, **spec.defaults}
+    if getattr(run_kind(spec), "default_model", None) and not (model or {}).get("name"): model = {**(model or {}), "name": run_kind(spec).default_model}
     train_defaults = {k: v for k, v in task_defaults.items() if k not in data_fields}
     if peft_opts.default_lr is not None: train_defaults["lr"] = peft_opts.default_lr  # few trained parameters: larger steps
     data_defaults = {k: v for k, v in task_defaults.items() if k in data_fields}
@@ -244,6 +248,25 @@ class TokenClassification:
         plot_confusion_matrix(report["entity_confusion"], report["entity_types"] + ["O"], folder.plot("confusion_matrix", split),
                               f"{report['task']} {report['split']}: entity types (exact spans)")
 
+# %% ../nbs/api/06_run.ipynb #6b1f0a50
+class InstructionTuning:
+    "Instruction tuning (SFT) of a decoder: conversations, scored on the assistant turns; token accuracy, loss, perplexity, generations."
+    head, metric, metrics, curve_metrics = "causal-lm", "token_accuracy", ("token_accuracy",), ("token_accuracy",)
+    default_model = SMOLLM2 # the packaged instruct decoder, unless --model names another
+    n_generations = 8 # conversations of each reported split answered greedily, kept in generations*.jsonl
+    def label_names(self, dsd): return None
+    def encode(self, dsd, tokenizer, data):
+        return DatasetDict({s: Dataset.from_list([chat_example(tokenizer, m, data.max_length, f"{s} conversation {i + 1}")
+                                                  for i, m in enumerate(ds["messages"])]) for s, ds in dsd.items()})
+    def collator(self, tokenizer): return TokenCollator(tokenizer)
+    def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None):
+        return evaluate_lm(model, enc, collator, task, split, batch_size or 8, n_resamples, raw["messages"], collator.tokenizer,
+                           self.n_generations if n_resamples else 0)  # the dev evaluations during training only score
+    def plot(self, report, folder, split):
+        if report.get("generations"):
+            atomic_write_text(folder.root/f"generations{'-' + split if split else ''}.jsonl",
+                              "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in report["generations"]))
+
 # %% ../nbs/api/06_run.ipynb #6b1f0a17
 RUN_KINDS: dict[str, RunKind] = {}
 
@@ -260,6 +283,7 @@ def run_kind(spec:TaskSpec) -> RunKind:
 
 register_run_kind("classification", SequenceClassification())
 register_run_kind("token-classification", TokenClassification())
+register_run_kind("instructions", InstructionTuning())
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a24
 @dataclass
@@ -288,6 +312,9 @@ def load_run_data(data:DataConfig, data_dir:str|None=None) -> RunData:
 def build_model(config:RunConfig, kind:RunKind, label_names:list[str]|None):
     "The model to train and its tokenizer: the base model with the kind's seeded head, prepared for the PEFT method."
     model, tok = load_base_model(config.model.name, kind.head, label_names=label_names, seed=config.train.seed)
+    if kind.head == "causal-lm" and not getattr(tok, "chat_template", None):
+        raise config_error("model", "name", f"must be an instruct decoder with a chat template for task '{config.data.task}'; "
+                           f"{config.model.display_name} has none (the packaged one: {SMOLLM2})", ModelConfig.FLAGS)
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is not None and config.data.max_length > limit:
         raise config_error("data", "max_length", f"must be at most {config.model.display_name}'s {limit} positions, got {config.data.max_length}")
