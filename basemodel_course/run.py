@@ -475,8 +475,8 @@ def train_and_report(r:RunSetup, resume:bool, progress:bool, callbacks:list|None
     params, task = count_parameters(r.model), r.data.spec.name
     if main: print(f"training {r.config.model.display_name} on {task} ({r.data.source}), method {r.config.peft.method} "
                    f"({params['trainable']:,} trainable parameters, {params['trainable_pct']:.2f}%); {len(r.enc['train'])} train / "
-                   f"{len(r.enc['validation'])} validation examples -> {r.folder.root}\n"
-                   f"classes: " + ", ".join(f"{i} = {n}" for i, n in enumerate(r.label_names or [])))
+                   f"{len(r.enc['validation'])} validation examples -> {r.folder.root}"
+                   + ("\nclasses: " + ", ".join(f"{i} = {n}" for i, n in enumerate(r.label_names)) if r.label_names else ""))
     eval_fn = functools.partial(dev_metrics, r.kind, r.data.raw["validation"], r.enc["validation"], r.collator, r.label_names, task)
     callbacks = [*(callbacks or []), *(tracker_callbacks(r.config.train.report_to) if main else [])]
     try: res = train(r.model, r.enc["train"], r.collator, r.config.train, r.folder.root, eval_fn, r.tokenizer, resume, progress, callbacks=callbacks)

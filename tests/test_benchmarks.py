@@ -108,3 +108,16 @@ def test_deploy_benchmark_smoke(tmp_path, shared_data):
             lo, hi = r["accuracy"]["ci95"]; assert lo <= r["accuracy"]["value"] <= hi
         assert s["int8_size_ratio"]["onnx-int8"] <= 0.4 and s["int8_size_ratio"]["int8"] <= 0.4  # word embeddings in 8 bits too
     assert (tmp_path/"deploy.md").exists() and (tmp_path/"deploy.png").exists()
+
+
+def test_sft_tasks_benchmark_smoke(tmp_path, shared_data):
+    out = tmp_path/"sft.json"
+    run_benchmark("sft_tasks.py", "--data-dir", shared_data, "--tasks", "rotten_tomatoes,wnut17", "--n-train", "8", "--n-eval", "4",
+                  "--leave-out", "wnut17", "--run-dir", tmp_path/"run", "--out", out)
+    res = json.loads(out.read_text())
+    assert_machine(res["machine"]); assert res["n_mixture"] == 8  # the held-out task adds nothing to the mixture
+    assert [(r["task"], r["held_out"], r["n"]) for r in res["rows"]] == [("rotten_tomatoes", False, 4), ("wnut17", True, 4)]
+    for r in res["rows"]:
+        for k in ("before", "after", "difference"): lo, hi = r[k]["ci95"]; assert lo <= r[k]["value"] <= hi
+        assert abs(r["after"]["value"] - r["before"]["value"] - r["difference"]["value"]) < 1e-9
+    assert (tmp_path/"run"/"generations.jsonl").exists() and "| wnut17 | yes | 4 |" in (tmp_path/"sft.md").read_text()
