@@ -20,14 +20,15 @@ from seqeval.metrics.sequence_labeling import get_entities
 from .core import BasemodelError, DataError, data_root
 from .data import LoadedTask
 from .evaluation import metric_entry, resample_indices
-from .generation import generate_text
+from .generation import generate, generate_text
 
 # %% auto #0
 __all__ = ['ROLES', 'CLASSIFY_TEMPLATES', 'NER_TEMPLATES', 'DEMO_FILE', 'read_records', 'check_turns', 'to_conversation',
            'PreferencePair', 'to_preference', 'load_instruction_file', 'assistant_spans', 'chat_example',
            'pack_examples', 'collate_packed', 'sequence_logps', 'log_sigmoid', 'dpo_loss', 'entity_list',
            'format_entities', 'parse_entities', 'exact_match', 'task_instructions', 'instruction_mixture',
-           'split_records', 'load_instruction_task', 'lm_token_scores', 'last_turn_prompts', 'evaluate_lm']
+           'split_records', 'load_instruction_task', 'lm_token_scores', 'last_turn_prompts', 'evaluate_lm',
+           'preference_example', 'collate_pairs', 'pair_logps', 'preference_metrics', 'sampled_kl']
 
 # %% ../nbs/api/14_instruct.ipynb #7a100008
 ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "model": "assistant", "system": "system"}
@@ -160,9 +161,11 @@ def chat_example(
     turns:list[dict], # a checked conversation
     max_length:int=1024, # longer conversations lose their end (an answer cut short is still scored up to the cut)
     where:str="conversation", # names the record in errors
+    last_only:bool=False, # score only the last answer (preference pairs: earlier assistant turns are part of the prompt)
 ) -> dict:
     "`input_ids`, `attention_mask` and `labels` (-100 everywhere except the assistant answers) for one conversation."
     text, spans = assistant_spans(tokenizer, turns)
+    if last_only: spans = spans[-1:]
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offs = enc["input_ids"], enc["offset_mapping"]
     inside = lambda a, b: any(s <= a and b <= e for s, e in spans)
@@ -170,7 +173,7 @@ def chat_example(
     ids, labels = ids[:max_length], labels[:max_length]
     if all(l == -100 for l in labels):
         first = next(k for k, (a, b) in enumerate(offs) if b > a and inside(a, b))
-        raise DataError(f"{where}: the first answer starts at token {first}, so max_length={max_length} leaves no room for the response")
+        raise DataError(f"{where}: the {'answer' if last_only else 'first answer'} starts at token {first}, so max_length={max_length} leaves no room for the response")
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 # %% ../nbs/api/14_instruct.ipynb #7a100015
@@ -431,3 +434,75 @@ def evaluate_lm(
         gens = generate_text(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
         rep["generations"] = [{"prompt": p, "reference": r, "generated": g} for p, r, g in zip(prompts, refs, gens)]
     return rep
+
+# %% ../nbs/api/14_instruct.ipynb #7a100061
+def preference_example(
+    tokenizer, # a fast tokenizer with a chat template
+    pair:PreferencePair, # from `to_preference`
+    max_length:int=1024, # per sequence
+    where:str="pair", # names the record in errors
+) -> dict:
+    "`chosen_*` and `rejected_*` encodings (input_ids, attention_mask, labels), each labelled on its answer only."
+    enc = {}
+    for side in ("chosen", "rejected"):
+        ex = chat_example(tokenizer, pair.prompt + [{"role": "assistant", "content": getattr(pair, side)}], max_length, f"{where} ({side})", last_only=True)
+        enc |= {f"{side}_{k}": v for k, v in ex.items()}
+    return enc
+
+def collate_pairs(
+    examples:list[dict], # from `preference_example`
+    collator, # pads plain encodings (e.g. `data.TokenCollator`)
+) -> dict:
+    "One padded batch: the chosen sequences, then the rejected ones."
+    keys = ("input_ids", "attention_mask", "labels")
+    return collator([{k: ex[f"{side}_{k}"] for k in keys} for side in ("chosen", "rejected") for ex in examples])
+
+def pair_logps(
+    model:torch.nn.Module, # a causal LM
+    batch:dict, # from `collate_pairs`
+) -> tuple[torch.Tensor, torch.Tensor]:
+    "Sequence log-probabilities of the chosen and of the rejected answers."
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return sequence_logps(logits, batch["labels"]).chunk(2)
+
+def preference_metrics(
+    policy_chosen_logps:np.ndarray, # (n,) on held-out pairs
+    policy_rejected_logps:np.ndarray, # (n,)
+    ref_chosen_logps:np.ndarray, # (n,)
+    ref_rejected_logps:np.ndarray, # (n,)
+    beta:float=0.1, # the run's beta (the rewards' scale)
+    n_resamples:int=1000, # bootstrap resamples of pairs
+) -> dict:
+    "Preference accuracy of the policy and of the reference (log-probability ranking), reward accuracy and margin, with CIs."
+    pc, pr, rc, rr = (np.asarray(a, dtype=float) for a in (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps))
+    rw, rl = beta * (pc - rc), beta * (pr - rr)
+    idx = resample_indices(len(pc), n_resamples, 0)
+    entry = lambda v: metric_entry(v.mean(), v[idx].mean(1) if idx is not None else None)
+    return {"reward_accuracy": entry((rw > rl).astype(float)), "reward_margin": entry(rw - rl),
+            "policy_ranks_chosen_higher": entry((pc > pr).astype(float)), "reference_ranks_chosen_higher": entry((rc > rr).astype(float))}
+
+@torch.no_grad()
+def sampled_kl(
+    policy:torch.nn.Module, # the tuned model
+    reference:torch.nn.Module, # the frozen start
+    tokenizer, # shared by both
+    prompts:list[str], # rendered prompts (ending where the answer starts)
+    max_new_tokens:int=64, # per sampled answer
+    seed:int=0, # the sampling RNG
+) -> np.ndarray:
+    "Per prompt, log pi(y|x) - log pi_ref(y|x) of one answer y sampled from the policy (temperature 1): their mean estimates the KL."
+    side = tokenizer.padding_side; tokenizer.padding_side = "left"
+    try: b = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally: tokenizer.padding_side = side
+    g = torch.Generator().manual_seed(seed)
+    out = generate(policy, b.input_ids, b.attention_mask, max_new_tokens, temperature=1.0, eos_token_id=tokenizer.eos_token_id,
+                   pad_token_id=tokenizer.pad_token_id, generator=g)
+    P = b.input_ids.shape[1]
+    new = out[:, P:]
+    ended = (new == tokenizer.eos_token_id).cumsum(1)
+    keep = (ended == 0) | ((ended == 1) & (new == tokenizer.eos_token_id))  # the answer up to and including its end token
+    labels = torch.cat([torch.full_like(b.input_ids, -100), torch.where(keep, new, torch.full_like(new, -100))], 1)
+    mask = torch.cat([b.attention_mask, keep.long()], 1)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    lp = lambda m: sequence_logps(m(input_ids=out, attention_mask=mask, position_ids=pos).logits, labels)
+    return (lp(policy) - lp(reference)).double().numpy()
