@@ -24,7 +24,7 @@ from .core import BasemodelError, autocast_dtype
 
 # %% auto #0
 __all__ = ['BINNINGS', 'predict', 'confusion_matrices', 'metrics_from_confusion', 'resample_indices', 'percentile_ci',
-           'metric_entry', 'bootstrap_ci', 'classification_metrics', 'softmax_np', 'calibration_bins',
+           'metric_entry', 'mean_entry', 'bootstrap_ci', 'classification_metrics', 'softmax_np', 'calibration_bins',
            'calibration_error_from_bins', 'expected_calibration_error', 'brier_score', 'nll_per_example',
            'calibration_metrics', 'fit_temperature', 'cross_fitted_temperature', 'temperature_scaling_report',
            'plot_reliability_diagram', 'evaluate_classifier', 'plot_training_curves', 'plot_confusion_matrix',
@@ -112,6 +112,14 @@ def percentile_ci(
 def metric_entry(value, boot:np.ndarray|None=None) -> dict:
     "A reported metric: `{'value', 'ci95'}` (`ci95` None without bootstrap values)."
     return {"value": float(value), "ci95": percentile_ci(boot)}
+
+def mean_entry(
+    values:np.ndarray, # (n,) one value per example (a 0/1 hit, a loss, a difference)
+    idx:np.ndarray|None, # (B, n) bootstrap indices from `resample_indices`, or None for the point value only
+) -> dict:
+    "The mean of per-example values as a reported metric, with its percentile interval over the resamples."
+    values = np.asarray(values, dtype=float)
+    return metric_entry(values.mean(), None if idx is None else values[idx].mean(1))
 
 def bootstrap_ci(
     stat:Callable[[np.ndarray], np.ndarray], # maps a (B, n) index matrix to B statistic values
@@ -221,7 +229,7 @@ def calibration_metrics(
     conf, correct = probs.max(1), (probs.argmax(1) == y).astype(float)
     per_example = {"accuracy": correct, "brier": brier_score(probs, y), "nll": nll_per_example(logits, y)}
     idx = resample_indices(len(y), n_resamples, seed)
-    out = {k: metric_entry(v.mean(), None if idx is None else v[idx].mean(1)) for k, v in per_example.items()}
+    out = {k: mean_entry(v, idx) for k, v in per_example.items()}
     for name, binning in (("ece", "width"), ("ece_equal_mass", "mass")):
         bins = calibration_bins(conf, n_bins, binning)
         out[name] = metric_entry(calibration_error_from_bins(bins, conf, correct, n_bins),

@@ -19,8 +19,8 @@ from .core import BasemodelError, autocast_dtype
 from .losses import causal_lm_loss
 
 # %% auto #0
-__all__ = ['TEMPLATE', 'next_token', 'generate', 'chat_prompt', 'generate_text', 'format_prompt', 'pick_shots', 'label_logprobs',
-           'completion_example', 'completion_dataset', 'lm_loss']
+__all__ = ['TEMPLATE', 'next_token', 'generate', 'chat_prompt', 'left_padded', 'generate_text', 'format_prompt', 'pick_shots',
+           'label_logprobs', 'completion_example', 'completion_dataset', 'lm_loss']
 
 # %% ../nbs/api/08_generation.ipynb #22949ae2
 def next_token(
@@ -88,6 +88,17 @@ def chat_prompt(
     msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
+def left_padded(
+    tokenizer, # any tokenizer
+    texts:list[str], # prompts
+    add_special_tokens:bool=True, # False for text a chat template has rendered (it holds its own)
+):
+    "The prompts tokenised as one batch padded on the left (where generation needs the padding), the tokenizer left as it was."
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try: return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens)
+    finally: tokenizer.padding_side = side
+
 def generate_text(
     model:torch.nn.Module, # a causal LM
     tokenizer, # its tokenizer
@@ -102,10 +113,7 @@ def generate_text(
     "Continuations of `prompts` (only the new text, special tokens removed); stops at the tokenizer's end token."
     single = isinstance(prompts, str)
     texts = [chat_prompt(tokenizer, p, system) if chat else p for p in ([prompts] if single else prompts)]
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try: b = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat)  # the template has its own
-    finally: tokenizer.padding_side = side
+    b = left_padded(tokenizer, texts, add_special_tokens=not chat)  # the template has its own
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
     out = generate(model, b.input_ids.to(device), b.attention_mask.to(device), max_new_tokens, temperature, top_k,

@@ -19,8 +19,8 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from .core import BasemodelError, DataError, data_root
 from .data import LoadedTask
-from .evaluation import metric_entry, resample_indices
-from .generation import generate, generate_text
+from .evaluation import mean_entry, metric_entry, resample_indices
+from .generation import _positions, generate, generate_text, left_padded
 
 # %% auto #0
 __all__ = ['ROLES', 'CLASSIFY_TEMPLATES', 'NER_TEMPLATES', 'DEMO_FILE', 'read_records', 'check_turns', 'to_conversation',
@@ -388,10 +388,10 @@ def lm_token_scores(
     try:
         for i in range(0, len(enc), batch_size):
             b = collator([enc[j] for j in range(i, min(i + batch_size, len(enc)))])
-            logits = model(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device)).logits[:, :-1].float()
-            tgt = b["labels"][:, 1:].to(device); keep = tgt != -100
-            tok = torch.log_softmax(logits, -1).gather(-1, tgt.clamp_min(0).unsqueeze(-1)).squeeze(-1)
-            nll.append((-(tok * keep)).sum(1).cpu()); count.append(keep.sum(1).cpu()); hit.append(((logits.argmax(-1) == tgt) & keep).sum(1).cpu())
+            logits, labels = model(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device)).logits, b["labels"].to(device)
+            tgt = labels[:, 1:]; keep = tgt != -100
+            nll.append(-sequence_logps(logits, labels).cpu()); count.append(keep.sum(1).cpu())
+            hit.append(((logits[:, :-1].argmax(-1) == tgt) & keep).sum(1).cpu())
     finally: model.train(was)
     return torch.cat(nll).double().numpy(), torch.cat(count).double().numpy(), torch.cat(hit).double().numpy()
 
@@ -477,9 +477,8 @@ def preference_metrics(
     pc, pr, rc, rr = (np.asarray(a, dtype=float) for a in (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps))
     rw, rl = beta * (pc - rc), beta * (pr - rr)
     idx = resample_indices(len(pc), n_resamples, 0)
-    entry = lambda v: metric_entry(v.mean(), v[idx].mean(1) if idx is not None else None)
-    return {"reward_accuracy": entry((rw > rl).astype(float)), "reward_margin": entry(rw - rl),
-            "policy_ranks_chosen_higher": entry((pc > pr).astype(float)), "reference_ranks_chosen_higher": entry((rc > rr).astype(float))}
+    return {"reward_accuracy": mean_entry(rw > rl, idx), "reward_margin": mean_entry(rw - rl, idx),
+            "policy_ranks_chosen_higher": mean_entry(pc > pr, idx), "reference_ranks_chosen_higher": mean_entry(rc > rr, idx)}
 
 @torch.no_grad()
 def sampled_kl(
@@ -491,9 +490,7 @@ def sampled_kl(
     seed:int=0, # the sampling RNG
 ) -> np.ndarray:
     "Per prompt, log pi(y|x) - log pi_ref(y|x) of one answer y sampled from the policy (temperature 1): their mean estimates the KL."
-    side = tokenizer.padding_side; tokenizer.padding_side = "left"
-    try: b = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally: tokenizer.padding_side = side
+    b = left_padded(tokenizer, prompts, add_special_tokens=False)
     g = torch.Generator().manual_seed(seed)
     out = generate(policy, b.input_ids, b.attention_mask, max_new_tokens, temperature=1.0, eos_token_id=tokenizer.eos_token_id,
                    pad_token_id=tokenizer.pad_token_id, generator=g)
@@ -503,6 +500,6 @@ def sampled_kl(
     keep = (ended == 0) | ((ended == 1) & (new == tokenizer.eos_token_id))  # the answer up to and including its end token
     labels = torch.cat([torch.full_like(b.input_ids, -100), torch.where(keep, new, torch.full_like(new, -100))], 1)
     mask = torch.cat([b.attention_mask, keep.long()], 1)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    pos = _positions(mask)
     lp = lambda m: sequence_logps(m(input_ids=out, attention_mask=mask, position_ids=pos).logits, labels)
     return (lp(policy) - lp(reference)).double().numpy()

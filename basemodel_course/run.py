@@ -149,7 +149,8 @@ def make_run_config(
     peft_opts = PeftOptions.from_dict(peft or {}).validate()
     data_fields = {f.name for f in fields(DataConfig)}
     task_defaults = {"metric": run_kind(spec).metric, **spec.defaults}
-    if getattr(run_kind(spec), "default_model", None) and not (model or {}).get("name"): model = {**(model or {}), "name": run_kind(spec).default_model}
+    default_model = getattr(run_kind(spec), "default_model", None)  # a kind whose base model is not the library's encoder
+    if default_model and not (model or {}).get("name"): model = {**(model or {}), "name": default_model}
     train_defaults = {k: v for k, v in task_defaults.items() if k not in data_fields}
     if peft_opts.default_lr is not None: train_defaults["lr"] = peft_opts.default_lr  # few trained parameters: larger steps
     data_defaults = {k: v for k, v in task_defaults.items() if k in data_fields}

@@ -34,7 +34,7 @@ from transformers import pipeline
 from harness import RESULTS, PeakRSS, command_line, machine_info, write_json, write_markdown
 from basemodel_course.core import RunFolder, data_root, fast_bf16
 from basemodel_course.deploy import ONNX_FILES, ONNX_VARIANTS, export_onnx, predictor_from_run
-from basemodel_course.evaluation import metric_entry, resample_indices
+from basemodel_course.evaluation import mean_entry, resample_indices
 
 
 def load_sets(data:Path, max_dev:int|None, n_imdb:int, seed:int=0) -> dict:
@@ -50,9 +50,7 @@ def load_sets(data:Path, max_dev:int|None, n_imdb:int, seed:int=0) -> dict:
 
 def accuracy(pred:np.ndarray, labels:np.ndarray) -> dict:
     "Accuracy with a 95% bootstrap interval."
-    hit = (pred == labels).astype(float)
-    idx = resample_indices(len(hit), 1000, 0)
-    return metric_entry(hit.mean(), hit[idx].mean(1))
+    return mean_entry(pred == labels, resample_indices(len(labels), 1000, 0))
 
 
 def disk_mb(run:Path, variant:str, model) -> float:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from harness import RESULTS, command_line, machine_info, write_json, write_markdown
 from basemodel_course.data import get_task, load_task
-from basemodel_course.evaluation import metric_entry, resample_indices
+from basemodel_course.evaluation import mean_entry, resample_indices
 from basemodel_course.generation import generate_text
 from basemodel_course.instruct import exact_match, instruction_mixture, last_turn_prompts, task_instructions
 from basemodel_course.models import SMOLLM2, load_base_model
@@ -51,9 +51,8 @@ def scores(records:list[dict], preds:list[str]) -> np.ndarray:
     return np.array([exact_match(r["kind"], p, r["answer"]) for r, p in zip(records, preds)], dtype=float)
 
 
-def with_ci(hit:np.ndarray, seed:int=0) -> dict:
-    idx = resample_indices(len(hit), 1000, seed)
-    return metric_entry(hit.mean(), hit[idx].mean(1))
+def with_ci(values:np.ndarray, seed:int=0) -> dict:
+    return mean_entry(values, resample_indices(len(values), 1000, seed))
 
 
 def main(argv=None):
