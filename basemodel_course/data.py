@@ -363,13 +363,13 @@ register_task(TaskSpec("local", "classification", _load_local,
                        "your own CSV/TSV/JSONL files: --train-file, --validation-file, --test-file, --text-column, --label-column",
                        report_split="test", options=("train_file", "validation_file", "test_file", "text_column", "label_column")))
 
-def _load_instructions(spec, data_dir, train_file=None, validation_file=None, test_file=None):
+def _load_instructions(spec, data_dir, train_file=None, validation_file=None, test_file=None, objective=None):
     from basemodel_course.instruct import load_instruction_task  # conversations and chat templates live in `instruct`
-    return load_instruction_task(spec, data_dir, train_file, validation_file, test_file)
+    return load_instruction_task(spec, data_dir, train_file, validation_file, test_file, objective)
 
 register_task(TaskSpec("instructions", "instructions", _load_instructions,
-                       "instruction tuning (SFT) of the decoder on your JSON/JSONL file: --train-file (Alpaca, messages or ShareGPT layout)",
-                       report_split="test", options=("train_file", "validation_file", "test_file"),
+                       "instruction tuning of the decoder on your JSON/JSONL file: --train-file (Alpaca, messages or ShareGPT layout; --objective dpo: prompt/chosen/rejected pairs)",
+                       report_split="test", options=("train_file", "validation_file", "test_file", "objective"),
                        defaults={"epochs": 1, "batch_size": 8, "max_length": 512}))
 
 # %% ../nbs/api/02_data.ipynb #ecc4dc59

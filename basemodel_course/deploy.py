@@ -358,7 +358,7 @@ def check_served(
 ) -> str:
     "The run's head, if `predict` and `export` serve it (labels out); an instruction-tuned decoder answers in generated text."
     config, _ = read_run_config(folder)
-    head = run_kind(get_task(config.data.task)).head
+    head = run_kind(get_task(config.data.task), config.data.objective).head
     if head not in SERVED_HEADS:
         raise BasemodelError(f"'{folder.root}' is a {head} run (task {config.data.task}); predict and export serve classification and NER "
                              "runs, whose answers are labels (a decoder's answers are generated: generation.generate_text, or the "

@@ -16,19 +16,21 @@ import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
 from seqeval.metrics.sequence_labeling import get_entities
+from tqdm.auto import tqdm
 
 from .core import BasemodelError, DataError, data_root
-from .data import LoadedTask
+from .data import LoadedTask, TokenCollator
 from .evaluation import mean_entry, metric_entry, resample_indices
 from .generation import _positions, generate, generate_text, left_padded
 
 # %% auto #0
-__all__ = ['ROLES', 'CLASSIFY_TEMPLATES', 'NER_TEMPLATES', 'DEMO_FILE', 'read_records', 'check_turns', 'to_conversation',
-           'PreferencePair', 'to_preference', 'load_instruction_file', 'assistant_spans', 'chat_example',
-           'pack_examples', 'collate_packed', 'sequence_logps', 'log_sigmoid', 'dpo_loss', 'entity_list',
-           'format_entities', 'parse_entities', 'exact_match', 'task_instructions', 'instruction_mixture',
-           'split_records', 'load_instruction_task', 'lm_token_scores', 'last_turn_prompts', 'evaluate_lm',
-           'preference_example', 'collate_pairs', 'pair_logps', 'preference_metrics', 'sampled_kl']
+__all__ = ['ROLES', 'CLASSIFY_TEMPLATES', 'NER_TEMPLATES', 'DEMO_FILE', 'DEMO_PREFERENCES', 'OBJECTIVES', 'REF_KEYS',
+           'read_records', 'check_turns', 'to_conversation', 'PreferencePair', 'to_preference', 'load_instruction_file',
+           'assistant_spans', 'chat_example', 'pack_examples', 'collate_packed', 'sequence_logps', 'log_sigmoid',
+           'dpo_loss', 'entity_list', 'format_entities', 'parse_entities', 'exact_match', 'task_instructions',
+           'instruction_mixture', 'split_records', 'load_instruction_task', 'lm_token_scores', 'last_turn_prompts',
+           'evaluate_lm', 'preference_example', 'collate_pairs', 'pair_logps', 'preference_metrics', 'sampled_kl',
+           'PairCollator', 'reference_logps', 'DPOObjective', 'evaluate_preferences']
 
 # %% ../nbs/api/14_instruct.ipynb #7a100008
 ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "model": "assistant", "system": "system"}
@@ -340,6 +342,8 @@ def instruction_mixture(
 
 # %% ../nbs/api/14_instruct.ipynb #7a100041
 DEMO_FILE = "instructions_demo/alpaca_en_demo.json"
+DEMO_PREFERENCES = "instructions_demo/dpo_en_demo.json"
+OBJECTIVES = ("sft", "dpo") # what the instruction task trains: conversations (SFT) or preference pairs (DPO)
 
 def split_records(
     records:list, # anything
@@ -353,25 +357,30 @@ def split_records(
     held = set(idx[:k])
     return [r for i, r in enumerate(records) if i not in held], [r for i, r in enumerate(records) if i in held]
 
-def _sft_split(path) -> list[dict]:
-    kind, convs = load_instruction_file(path)
-    if kind != "sft": raise DataError(f"'{path}' holds preference pairs (chosen/rejected): that is DPO data, not conversations for SFT")
-    return [{"messages": c} for c in convs]
+def _records_for(path, objective:str) -> list[dict]:
+    "A file's records as dataset rows for the objective: `messages` (SFT) or `prompt`/`chosen`/`rejected` (DPO)."
+    kind, recs = load_instruction_file(path)
+    if kind != objective:
+        raise DataError(f"'{path}' holds preference pairs (chosen/rejected): that is DPO data (--objective dpo), not conversations for SFT"
+                        if kind == "dpo" else f"'{path}' holds conversations without chosen/rejected answers: that is SFT data, not preference pairs for DPO")
+    return [{"messages": c} for c in recs] if kind == "sft" else [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in recs]
 
-def load_instruction_task(spec, data_dir, train_file=None, validation_file=None, test_file=None) -> LoadedTask:
-    "The `instructions` task's splits: a `messages` column of conversations."
+def load_instruction_task(spec, data_dir, train_file=None, validation_file=None, test_file=None, objective=None) -> LoadedTask:
+    "The `instructions` task's splits: a `messages` column of conversations (SFT), or `prompt`, `chosen` and `rejected` (DPO)."
+    objective = objective or OBJECTIVES[0]
+    if objective not in OBJECTIVES: raise BasemodelError(f"objective must be one of {list(OBJECTIVES)}, got '{objective}'")
     if train_file is None:
+        demo = DEMO_FILE if objective == "sft" else DEMO_PREFERENCES
         root = data_root(data_dir)
-        if root is None or not (root/DEMO_FILE).exists():
-            raise BasemodelError("task 'instructions' needs --train-file (a JSON or JSONL file of instructions or conversations), "
-                                 f"or a data folder holding {DEMO_FILE} (--data-dir or BASEMODEL_DATA)")
-        train_file = root/DEMO_FILE
+        if root is None or not (root/demo).exists():
+            raise BasemodelError(f"task 'instructions' needs --train-file (a JSON or JSONL file of {'instructions or conversations' if objective == 'sft' else 'preference pairs'}), "
+                                 f"or a data folder holding {demo} (--data-dir or BASEMODEL_DATA)")
+        train_file = root/demo
     files = {"train": train_file, "validation": validation_file, "test": test_file}
-    splits = {s: _sft_split(f) for s, f in files.items() if f is not None}
+    splits = {s: _records_for(f, objective) for s, f in files.items() if f is not None}
     if "validation" not in splits: splits["train"], splits["validation"] = split_records(splits["train"])
     given = [Path(f).resolve() for f in files.values() if f is not None]
     return LoadedTask(DatasetDict({s: Dataset.from_list(r) for s, r in splits.items()}), "local:" + ",".join(map(str, given)), tuple(given))
-
 
 # %% ../nbs/api/14_instruct.ipynb #7a100051
 @torch.no_grad()
@@ -503,3 +512,82 @@ def sampled_kl(
     pos = _positions(mask)
     lp = lambda m: sequence_logps(m(input_ids=out, attention_mask=mask, position_ids=pos).logits, labels)
     return (lp(policy) - lp(reference)).double().numpy()
+
+# %% ../nbs/api/14_instruct.ipynb #7a100064
+REF_KEYS = ("ref_chosen_logps", "ref_rejected_logps")
+
+class PairCollator:
+    "Pads encoded preference pairs into one batch (`collate_pairs`), with their reference log-probabilities when present."
+    def __init__(self, tokenizer): self.tokenizer, self.inner = tokenizer, TokenCollator(tokenizer)
+    def __call__(self, examples:list[dict]) -> dict:
+        b = collate_pairs(examples, self.inner)
+        for k in REF_KEYS:
+            if k in examples[0]: b[k] = torch.tensor([ex[k] for ex in examples], dtype=torch.float32)
+        return b
+
+@torch.no_grad()
+def reference_logps(
+    model:torch.nn.Module, # the reference: the model before any update
+    enc, # encoded pairs (`preference_example` columns)
+    collator:PairCollator, # pads them
+    batch_size:int=4, # pairs per forward pass
+    amp_dtype:torch.dtype|None=None, # autocast as in training (None: none)
+    desc:str|None=None, # a progress bar's label (None: no bar)
+) -> tuple[np.ndarray, np.ndarray]:
+    "The sequence log-probabilities of every pair's chosen and rejected answers under `model`, in eval mode."
+    was, device = model.training, next(model.parameters()).device
+    model.eval()
+    out = [[], []]
+    try:
+        for i in tqdm(range(0, len(enc), batch_size), desc=desc, disable=desc is None, leave=False):
+            b = {k: v.to(device) for k, v in collator([enc[j] for j in range(i, min(i + batch_size, len(enc)))]).items()}
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                for o, t in zip(out, pair_logps(model, b)): o.append(t.float().cpu())
+    finally: model.train(was)
+    return tuple(torch.cat(o).double().numpy() for o in out)
+
+@dataclass
+class DPOObjective:
+    "The training loop's `loss_fn` for DPO: mean `dpo_loss` of a `PairCollator` batch."
+    beta:float=0.1 # dpo_loss's beta
+    label_smoothing:float=0.0 # dpo_loss's label smoothing
+    batch_keys:tuple = REF_KEYS # batch entries for the loss, not for the model
+    def __call__(self, logits:torch.Tensor, batch:dict) -> torch.Tensor:
+        pc, pr = sequence_logps(logits, batch["labels"]).chunk(2)
+        return dpo_loss(pc, pr, batch["ref_chosen_logps"], batch["ref_rejected_logps"], self.beta, self.label_smoothing)[0].mean()
+
+def evaluate_preferences(
+    policy:torch.nn.Module, # the tuned model
+    enc, # encoded held-out pairs, with `REF_KEYS` columns or not
+    collator:PairCollator, # pads them
+    task:str, # recorded in the report
+    split:str, # recorded in the report
+    beta:float=0.1, # the run's beta
+    reference:torch.nn.Module|None=None, # the frozen start (None: the `REF_KEYS` columns of `enc`, and no KL or generations)
+    prompts:list[list[dict]]|None=None, # the pairs' prompt turns, for the KL and the generations
+    n_resamples:int=1000, # bootstrap resamples of pairs (0: point values)
+    n_kl:int=64, # prompts whose sampled answer estimates the KL
+    n_generations:int=0, # prompts answered greedily by the reference and by the policy
+    batch_size:int=4, # pairs per forward pass
+    max_new_tokens:int=64, # per sampled or generated answer
+) -> dict:
+    "Preference metrics of `policy` on held-out pairs (`preference_metrics`), the sampled KL from the reference, generations before and after."
+    pc, pr = reference_logps(policy, enc, collator, batch_size)
+    if reference is not None: rc, rr = reference_logps(reference, enc, collator, batch_size)
+    elif all(k in enc.column_names for k in REF_KEYS): rc, rr = (np.asarray(enc[k], dtype=float) for k in REF_KEYS)
+    else: raise BasemodelError(f"{task} / {split}: scoring preference pairs needs the reference model or its log-probabilities ({', '.join(REF_KEYS)})")
+    idx = resample_indices(len(pc), n_resamples, 0)
+    m = preference_metrics(pc, pr, rc, rr, beta, n_resamples)
+    m["ranking_gain"] = mean_entry((pc > pr).astype(float) - (rc > rr), idx)  # paired: the policy's ranking accuracy minus the reference's
+    rep = {"task": task, "split": split, "n": len(pc), "beta": beta, "metrics": m}
+    if reference is not None and prompts:
+        tok = collator.tokenizer
+        rendered = [tok.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+        kl = np.concatenate([sampled_kl(policy, reference, tok, rendered[i:i + batch_size], max_new_tokens, seed=i)
+                             for i in range(0, min(n_kl, len(rendered)), batch_size)])
+        m["kl"] = mean_entry(kl, resample_indices(len(kl), n_resamples, 0))
+        if n_generations:
+            before = generate_text(reference, tok, rendered[:n_generations], max_new_tokens=max_new_tokens)
+            after = generate_text(policy, tok, rendered[:n_generations], max_new_tokens=max_new_tokens)
+            rep["generations"] = [{"prompt": p, "reference_model": b, "tuned_model": a} for p, b, a in zip(rendered, before, after)]
+    return rep

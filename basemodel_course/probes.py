@@ -595,7 +595,7 @@ def run_probes(
     "Run the suites on a saved run; writes probes/SUITE.json (and plots) into the run folder; returns the JSON files."
     suites, opt, folder = check_suites(suites), options or ProbeOptions(), RunFolder(run_dir)
     config, meta = read_run_config(folder)
-    kind = run_kind(get_task(config.data.task))
+    kind = run_kind(get_task(config.data.task), config.data.objective)
     if not isinstance(kind, SequenceClassification):
         raise BasemodelError(f"'{folder.root}' is a {kind.head} run (task {config.data.task}); the probes need a text-classification run")
     pos = positive_class(meta.label_names) if {"checklist", "eec"} & set(suites) else None

@@ -37,18 +37,19 @@ from .data import (TaskSpec, TokenCollator, get_task, load_task, make_collator, 
                                    tokenize_dataset)
 from .evaluation import (evaluate_classifier, evaluate_tagger, format_report, plot_confusion_matrix,
                                          plot_per_type_f1, plot_training_curves)
-from .instruct import chat_example, evaluate_lm
+from .instruct import (REF_KEYS, DPOObjective, PairCollator, PreferencePair, chat_example, evaluate_lm,
+                                       evaluate_preferences, preference_example, reference_logps)
 from .models import DEFAULT_MODEL, SMOLLM2, PeftOptions, count_parameters, load_base_model, merge_lora, refuse_pickles
 from .training import TrainConfig, TrainResult, distributed, load_weights, read_log, save_model, train
 
 # %% auto #0
 __all__ = ['CONFIG_FORMAT', 'V1_DATA', 'V1_METADATA', 'RUN_KINDS', 'N_RESAMPLES', 'DataConfig', 'ModelConfig', 'RunConfig',
            'make_run_config', 'RunMetadata', 'versions', 'write_run_config', 'upgrade_v1', 'read_run_config', 'RunKind',
-           'SequenceClassification', 'TokenClassification', 'InstructionTuning', 'register_run_kind', 'run_kind',
-           'RunData', 'load_run_data', 'build_model', 'dev_metrics', 'merge_into_model_dir', 'best_model',
-           'load_run_model', 'report_split', 'RunResult', 'prepare_folder', 'data_changes', 'check_same_data',
-           'RunSetup', 'prepare_run', 'card', 'train_and_report', 'run_training', 'resume_training', 'Run', 'load_run',
-           'evaluate_run']
+           'SequenceClassification', 'TokenClassification', 'InstructionTuning', 'PreferenceTuning',
+           'register_run_kind', 'run_kind', 'RunData', 'load_run_data', 'build_model', 'dev_metrics',
+           'merge_into_model_dir', 'best_model', 'load_run_model', 'report_split', 'RunResult', 'prepare_folder',
+           'data_changes', 'check_same_data', 'RunSetup', 'prepare_run', 'card', 'train_and_report', 'run_training',
+           'resume_training', 'Run', 'load_run', 'evaluate_run']
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a07
 @dataclass
@@ -64,6 +65,7 @@ class DataConfig:
     test_file:str|None=None # task `local`: the test file
     text_column:str="text" # task `local`: the column (or JSON field) with the text
     label_column:str="label" # task `local`: the column (or JSON field) with the label
+    objective:str|None=None # task `instructions`: "sft" (conversations; the default) or "dpo" (prompt/chosen/rejected pairs)
     FLAGS:ClassVar[dict] = {}
     FILES:ClassVar[tuple] = ("train_file", "validation_file", "test_file")
 
@@ -79,6 +81,9 @@ class DataConfig:
             raise bad("max_train_samples", f"must be at least 1, got {self.max_train_samples}")
         for f in self.FILES:
             if getattr(self, f) is not None and f not in spec.options: raise bad(f, f"is only read by the local task, not by '{self.task}'")
+        if self.objective is not None:
+            if "objective" not in spec.options: raise bad("objective", f"is only read by the instructions task, not by '{self.task}'")
+            run_kind(spec, self.objective)  # an objective no run kind handles: one sentence listing the known ones
         return self
 
     def loader_options(self) -> dict:
@@ -117,7 +122,7 @@ class RunConfig:
         "Validate every section, then the options against each other, the run kind and this machine's hardware."
         for name in self.SECTIONS: getattr(self, name).validate()
         if self.out is None: raise BasemodelError("the run configuration has no `out` folder")
-        kind, t = run_kind(get_task(self.data.task)), self.train
+        kind, t = run_kind(get_task(self.data.task), self.data.objective), self.train
         if t.metric not in kind.metrics:
             raise config_error("train", "metric", f"must be one of {list(kind.metrics)} for a {kind.head} task, got '{t.metric}'", t.FLAGS)
         autocast_dtype(t.precision, get_device(t.device))  # a device that is not here, or a precision it cannot run
@@ -148,8 +153,9 @@ def make_run_config(
     spec = get_task(task)
     peft_opts = PeftOptions.from_dict(peft or {}).validate()
     data_fields = {f.name for f in fields(DataConfig)}
-    task_defaults = {"metric": run_kind(spec).metric, **spec.defaults}
-    default_model = getattr(run_kind(spec), "default_model", None)  # a kind whose base model is not the library's encoder
+    kind = run_kind(spec, data.get("objective") if "objective" in spec.options else None)  # another task's objective: named by validate
+    task_defaults = {"metric": kind.metric, **spec.defaults, **getattr(kind, "defaults", {})}  # the objective's defaults over the task's
+    default_model = getattr(kind, "default_model", None)  # a kind whose base model is not the library's encoder
     if default_model and not (model or {}).get("name"): model = {**(model or {}), "name": default_model}
     train_defaults = {k: v for k, v in task_defaults.items() if k not in data_fields}
     if peft_opts.default_lr is not None: train_defaults["lr"] = peft_opts.default_lr  # few trained parameters: larger steps
@@ -219,7 +225,7 @@ class RunKind(Protocol):
     def encode(self, dsd:DatasetDict, tokenizer, data:DataConfig) -> DatasetDict: ...
     def collator(self, tokenizer) -> Callable: ...
     def score(self, model, raw:Dataset, enc:Dataset, collator, label_names, task:str, split:str, n_resamples:int,
-              batch_size:int|None=None) -> dict: ...
+              batch_size:int|None=None, config:RunConfig|None=None) -> dict: ...
     def plot(self, report:dict, folder:RunFolder, split:str|None) -> None: ...
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a16
@@ -229,7 +235,7 @@ class SequenceClassification:
     def label_names(self, dsd): return dsd["train"].features["label"].names
     def encode(self, dsd, tokenizer, data): return tokenize_dataset(dsd, tokenizer, max_length=data.max_length)
     def collator(self, tokenizer): return make_collator(tokenizer)
-    def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None):
+    def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None, config=None):
         return evaluate_classifier(model, enc, collator, label_names, task, split, batch_size=batch_size or 128, n_resamples=n_resamples)[0]
     def plot(self, report, folder, split):
         plot_confusion_matrix(report["confusion_matrix"], report["labels"], folder.plot("confusion_matrix", split),
@@ -241,7 +247,7 @@ class TokenClassification:
     def label_names(self, dsd): return dsd["train"].features["ner_tags"].feature.names
     def encode(self, dsd, tokenizer, data): return tokenize_and_align(dsd, tokenizer, data.max_length, data.label_all_subwords)
     def collator(self, tokenizer): return TokenCollator(tokenizer)
-    def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None):
+    def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None, config=None):
         gold = [[label_names[i] for i in s] for s in raw["ner_tags"]]  # words, before truncation
         return evaluate_tagger(model, enc, gold, collator, label_names, task, split, batch_size=batch_size or 64, n_resamples=n_resamples)[0]
     def plot(self, report, folder, split):
@@ -253,6 +259,7 @@ class TokenClassification:
 class InstructionTuning:
     "Instruction tuning (SFT) of a decoder: conversations, scored on the assistant turns; token accuracy, loss, perplexity, generations."
     head, metric, metrics, curve_metrics = "causal-lm", "token_accuracy", ("token_accuracy",), ("token_accuracy",)
+    objective = "sft" # the instructions task's default objective (`--objective dpo`: `PreferenceTuning`)
     default_model = SMOLLM2 # the packaged instruct decoder, unless --model names another
     n_generations = 8 # conversations of each reported split answered greedily, kept in generations*.jsonl
     def label_names(self, dsd): return None
@@ -260,7 +267,7 @@ class InstructionTuning:
         return DatasetDict({s: Dataset.from_list([chat_example(tokenizer, m, data.max_length, f"{s} conversation {i + 1}")
                                                   for i, m in enumerate(ds["messages"])]) for s, ds in dsd.items()})
     def collator(self, tokenizer): return TokenCollator(tokenizer)
-    def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None):
+    def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None, config=None):
         return evaluate_lm(model, enc, collator, task, split, batch_size or 8, n_resamples, raw["messages"], collator.tokenizer,
                            self.n_generations if n_resamples else 0)  # the dev evaluations during training only score
     def plot(self, report, folder, split):
@@ -268,23 +275,61 @@ class InstructionTuning:
             atomic_write_text(folder.root/f"generations{'-' + split if split else ''}.jsonl",
                               "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in report["generations"]))
 
+class PreferenceTuning:
+    "Preference tuning (DPO) of a decoder on prompt/chosen/rejected pairs against the frozen starting model: reward accuracy and margin, each model's ranking, sampled KL, generations before and after."
+    head, objective, metric = "causal-lm", "dpo", "reward_accuracy"
+    metrics, curve_metrics = ("reward_accuracy", "reward_margin"), ("reward_accuracy", "reward_margin")
+    default_model = SMOLLM2 # the packaged instruct decoder, unless --model names another
+    defaults = {"batch_size": 2, "max_length": 1024} # pairs per micro-batch (each two sequences); room for a prompt and its answer
+    n_generations = 8 # held-out prompts answered by the reference and by the tuned model, in generations*.jsonl
+    def label_names(self, dsd): return None
+    def encode(self, dsd, tokenizer, data):
+        return DatasetDict({s: Dataset.from_list([preference_example(tokenizer, PreferencePair(r["prompt"], r["chosen"], r["rejected"]), data.max_length,
+                                                                     f"{s} pair {i + 1}") for i, r in enumerate(ds)]) for s, ds in dsd.items()})
+    def collator(self, tokenizer): return PairCollator(tokenizer)
+    def prepare(self, model, enc, collator, config):
+        "Every pair's reference log-probabilities, from the model as built (it is the reference until the first update), as columns."
+        device = get_device(config.train.device)
+        amp = autocast_dtype(config.train.precision, device)  # as the loop's evaluations and forward passes run
+        out = {}
+        for s, ds in enc.items():
+            rc, rr = reference_logps(model.to(device), ds, collator, 4, amp, desc=f"reference log-probabilities ({s})")
+            out[s] = ds.add_column(REF_KEYS[0], rc.tolist()).add_column(REF_KEYS[1], rr.tolist())
+        return DatasetDict(out)
+    def loss(self, config): return DPOObjective(config.train.dpo_beta, config.train.dpo_label_smoothing)
+    def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None, config=None):
+        beta = config.train.dpo_beta if config else 0.1
+        if not n_resamples: return evaluate_preferences(model, enc, collator, task, split, beta, n_resamples=0, batch_size=batch_size or 4)
+        if config is None: raise BasemodelError(f"{task} / {split}: a preference report needs the run's configuration (its reference model and beta)")
+        device = next(model.parameters()).device
+        reference = load_base_model(config.model.name, self.head)[0].to(device).eval()  # scored like the policy, in the same precision
+        return evaluate_preferences(model, enc, collator, task, split, beta, reference, raw["prompt"], n_resamples,
+                                    n_generations=self.n_generations, batch_size=batch_size or 4)
+    def plot(self, report, folder, split): InstructionTuning.plot(self, report, folder, split)
+
 # %% ../nbs/api/06_run.ipynb #6b1f0a17
 RUN_KINDS: dict[str, RunKind] = {}
 
-def register_run_kind(kind_name:str, kind:RunKind) -> RunKind:
-    "Make `kind` the run kind of every task whose `TaskSpec.kind` is `kind_name`."
-    RUN_KINDS[kind_name] = kind
+def register_run_kind(kind_name:str, kind:RunKind, objective:str|None=None) -> RunKind:
+    "Make `kind` the run kind of every task whose `TaskSpec.kind` is `kind_name` (with `objective`: when a run asks for it)."
+    RUN_KINDS[kind_name if objective is None else f"{kind_name}:{objective}"] = kind
     return kind
 
-def run_kind(spec:TaskSpec) -> RunKind:
-    "The run kind of a task."
+def run_kind(spec:TaskSpec, objective:str|None=None) -> RunKind:
+    "The run kind of a task, for the training objective asked for (None: the task's default)."
     if spec.kind not in RUN_KINDS:
         raise BasemodelError(f"task '{spec.name}' is of kind '{spec.kind}', which no run kind handles; known: {sorted(RUN_KINDS)}")
-    return RUN_KINDS[spec.kind]
+    default = RUN_KINDS[spec.kind]
+    if objective is None or objective == getattr(default, "objective", None): return default
+    if f"{spec.kind}:{objective}" not in RUN_KINDS:
+        known = [getattr(default, "objective", None)] + [k.split(":", 1)[1] for k in RUN_KINDS if k.startswith(spec.kind + ":")]
+        raise config_error("data", "objective", f"must be one of {[k for k in known if k]} for task '{spec.name}', got '{objective}'")
+    return RUN_KINDS[f"{spec.kind}:{objective}"]
 
 register_run_kind("classification", SequenceClassification())
 register_run_kind("token-classification", TokenClassification())
 register_run_kind("instructions", InstructionTuning())
+register_run_kind("instructions", PreferenceTuning(), objective="dpo")
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a24
 @dataclass
@@ -321,9 +366,9 @@ def build_model(config:RunConfig, kind:RunKind, label_names:list[str]|None):
         raise config_error("data", "max_length", f"must be at most {config.model.display_name}'s {limit} positions, got {config.data.max_length}")
     return config.peft.apply(model, kind.head), tok
 
-def dev_metrics(kind:RunKind, raw:Dataset, enc:Dataset, collator, label_names, task:str, model) -> dict:
+def dev_metrics(kind:RunKind, raw:Dataset, enc:Dataset, collator, label_names, task:str, config:RunConfig|None, model) -> dict:
     "The point values of the kind's metrics on the dev split: the training loop's `eval_fn`."
-    rep = kind.score(model, raw, enc, collator, label_names, task, "validation", n_resamples=0)
+    rep = kind.score(model, raw, enc, collator, label_names, task, "validation", n_resamples=0, config=config)
     return {k: v["value"] for k, v in rep["metrics"].items()}
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a28
@@ -374,9 +419,9 @@ def load_run_model(folder:RunFolder, config:RunConfig, meta:RunMetadata, kind:Ru
 N_RESAMPLES = 1000  # bootstrap resamples behind every reported interval
 
 def report_split(kind:RunKind, model, raw:Dataset, enc:Dataset, collator, label_names, task:str, split:str,
-                 folder:RunFolder, name:str|None, extra:dict|None=None, batch_size:int|None=None) -> dict:
+                 folder:RunFolder, name:str|None, extra:dict|None=None, batch_size:int|None=None, config:RunConfig|None=None) -> dict:
     "Score one split with intervals, draw its plots and write its metrics file (`name` None: metrics.json)."
-    rep = kind.score(model, raw, enc, collator, label_names, task, split, N_RESAMPLES, batch_size) | (extra or {})
+    rep = kind.score(model, raw, enc, collator, label_names, task, split, N_RESAMPLES, batch_size, config=config) | (extra or {})
     kind.plot(rep, folder, name)
     atomic_write_json(folder.metrics(name), rep)
     return rep
@@ -456,11 +501,12 @@ class RunSetup:
 def prepare_run(config:RunConfig, resume:bool, overwrite:bool, recorded:RunMetadata|None, allow_changed_data:bool, acc) -> RunSetup:
     "Load and check the data, build the model and encode the splits, then make the folder ready (nothing is written before)."
     folder, data = RunFolder(config.out), load_run_data(config.data)
-    kind = run_kind(data.spec)
+    kind = run_kind(data.spec, config.data.objective)
     label_names = kind.label_names(data.raw)
     if recorded is not None and not allow_changed_data: check_same_data(data, recorded, label_names, folder)
     model, tok = build_model(config, kind, label_names)
     enc = kind.encode(data.raw, tok, config.data)
+    if hasattr(kind, "prepare"): enc = kind.prepare(model, enc, kind.collator(tok), config)  # e.g. DPO's reference log-probabilities
     prepare_folder(folder, resume, overwrite, acc)
     meta = recorded or RunMetadata(data.source, label_names, data.report_split, data.sizes(), versions(),
                                    acc.num_processes if acc else 1, data.hashes())
@@ -478,9 +524,10 @@ def train_and_report(r:RunSetup, resume:bool, progress:bool, callbacks:list|None
                    f"({params['trainable']:,} trainable parameters, {params['trainable_pct']:.2f}%); {len(r.enc['train'])} train / "
                    f"{len(r.enc['validation'])} validation examples -> {r.folder.root}"
                    + ("\nclasses: " + ", ".join(f"{i} = {n}" for i, n in enumerate(r.label_names)) if r.label_names else ""))
-    eval_fn = functools.partial(dev_metrics, r.kind, r.data.raw["validation"], r.enc["validation"], r.collator, r.label_names, task)
+    eval_fn = functools.partial(dev_metrics, r.kind, r.data.raw["validation"], r.enc["validation"], r.collator, r.label_names, task, r.config)
+    loss_fn = r.kind.loss(r.config) if hasattr(r.kind, "loss") else None  # None: the model's own loss from `labels`
     callbacks = [*(callbacks or []), *(tracker_callbacks(r.config.train.report_to) if main else [])]
-    try: res = train(r.model, r.enc["train"], r.collator, r.config.train, r.folder.root, eval_fn, r.tokenizer, resume, progress, callbacks=callbacks)
+    try: res = train(r.model, r.enc["train"], r.collator, r.config.train, r.folder.root, eval_fn, r.tokenizer, resume, progress, loss_fn, callbacks=callbacks)
     except KeyboardInterrupt:
         if main: print(f"\ninterrupted: '{r.folder.checkpoint}' holds the last checkpoint; continue with --resume {r.folder.root}")
         raise
@@ -490,7 +537,7 @@ def train_and_report(r:RunSetup, resume:bool, progress:bool, callbacks:list|None
     extra = {"data_source": r.data.source, "best_step": res.best_step, "stopped_early": res.stopped_early,
              "method": r.config.peft.method, "trainable_params": params["trainable"], "trainable_pct": params["trainable_pct"]}
     reports = {split: report_split(r.kind, best, r.data.raw[split], r.enc[split], r.collator, r.label_names, task, split, r.folder,
-                                   None if split == r.meta.report_split else split, extra)
+                                   None if split == r.meta.report_split else split, extra, config=r.config)
                for split in dict.fromkeys(["validation", r.meta.report_split])}
     if r.config.train.report_to and "tensorboard" in r.config.train.report_to: log_run_plots(r.folder.root)  # the plots and final metrics too
     card(r.folder)
@@ -543,7 +590,7 @@ def load_run(run_dir:str|Path) -> Run:
     "The run in `run_dir`: configuration, metadata, kind, best model and tokenizer."
     folder = RunFolder(run_dir)
     config, meta = read_run_config(folder)
-    kind = run_kind(get_task(config.data.task))
+    kind = run_kind(get_task(config.data.task), config.data.objective)
     model, tok = load_run_model(folder, config, meta, kind)
     return Run(folder, config, meta, kind, model, tok)
 
@@ -557,7 +604,7 @@ def evaluate_run(run_dir:str|Path, split:str|None=None, data_dir:str|None=None, 
     data = load_run_data(config.data, data_dir)
     split = split or meta.report_split
     if split not in data.raw: raise BasemodelError(f"task '{config.data.task}' has no split '{split}' (splits: {list(data.raw)})")
-    kind = run_kind(data.spec)
+    kind = run_kind(data.spec, config.data.objective)
     label_names = kind.label_names(data.raw)
     if label_names != meta.label_names:  # the model's head has one output per recorded class: other classes cannot be scored
         raise DataError(f"the data's classes {label_names} are not the {meta.label_names} '{folder.root}' was trained on")
@@ -566,6 +613,6 @@ def evaluate_run(run_dir:str|Path, split:str|None=None, data_dir:str|None=None, 
         run = load_run(folder.root)
         enc = run.kind.encode(data.raw, run.tokenizer, config.data)
         rep = report_split(run.kind, run.model, data.raw[split], enc[split], run.kind.collator(run.tokenizer), label_names,
-                           config.data.task, split, folder, split, {"data_source": data.source}, batch_size)
+                           config.data.task, split, folder, split, {"data_source": data.source}, batch_size, config=config)
         card(folder)  # the card lists every split scored
         return rep

@@ -42,8 +42,8 @@ from .data import epoch_batches
 __all__ = ['TrainConfig', 'param_groups', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_trainer_state',
            'load_trainer_state', 'save_checkpoint', 'load_checkpoint', 'unwrap', 'distributed', 'reuse_host_memory',
            'save_model', 'load_weights', 'TrainState', 'is_update_step', 'schedule_length', 'Callback', 'emit',
-           'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop', 'start_loop', 'restore', 'grad_sync',
-           'compute_loss', 'backward_micro_batch', 'fgm_perturbation', 'project_to_ball', 'pgd_step',
+           'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop', 'example_lengths', 'start_loop', 'restore',
+           'grad_sync', 'compute_loss', 'backward_micro_batch', 'fgm_perturbation', 'project_to_ball', 'pgd_step',
            'pgd_perturbation', 'EmbeddingPerturbation', 'embedding_probe', 'embedding_grad', 'adversarial_perturbation',
            'adversarial_backward', 'optimizer_step', 'check_finite', 'log_due', 'log_training', 'eval_due', 'evaluate',
            'save_due', 'save_state', 'epoch_loader', 'update_step', 'fit', 'TrainResult', 'finish', 'train']
@@ -79,6 +79,8 @@ class TrainConfig:
     adv_epsilon:float=0.1 # L2 radius of the perturbation of one example's input embeddings (all its real tokens together; a MiniLM sentence's embeddings have norm about 6)
     adv_steps:int=3 # PGD's ascent steps (FGM is one step)
     adv_step_size:float|None=None # PGD's step size; None: 2.5 * adv_epsilon / adv_steps
+    dpo_beta:float=0.1 # DPO (--objective dpo): the KL weight beta of `instruct.dpo_loss`; smaller lets the policy move further from the reference
+    dpo_label_smoothing:float=0.0 # DPO: the assumed share of flipped preferences, in [0, 0.5)
     # the command-line flag of each field, where it is not `--field-name` (None: the CLI does not set it)
     FLAGS:ClassVar[dict] = {"early_stopping_patience": "--patience", "group_by_length": "--no-group-by-length",
                             "max_grad_norm": None, "optimizer": None, "max_steps": None, "num_workers": None,
@@ -112,6 +114,8 @@ class TrainConfig:
         if not (self.adv_epsilon > 0 and math.isfinite(self.adv_epsilon)): raise bad("adv_epsilon", f"must be a positive number, got {self.adv_epsilon}")
         if self.adv_step_size is not None and not (self.adv_step_size > 0 and math.isfinite(self.adv_step_size)):
             raise bad("adv_step_size", f"must be a positive number (or unset), got {self.adv_step_size}")
+        if not (self.dpo_beta > 0 and math.isfinite(self.dpo_beta)): raise bad("dpo_beta", f"must be a positive number, got {self.dpo_beta}")
+        if not 0 <= self.dpo_label_smoothing < 0.5: raise bad("dpo_label_smoothing", f"must be in [0, 0.5), got {self.dpo_label_smoothing}")
         if self.adversarial and self.compile:  # the perturbation is a forward hook whose output gradient is read: not done under torch.compile
             raise bad("adversarial", "cannot be combined with compile=True (the perturbation is added by a forward hook, which is not supported under torch.compile)")
         return self
@@ -385,6 +389,12 @@ class Loop:
     def world(self) -> int: return self.acc.num_processes if self.acc else 1
 
 # %% ../nbs/api/04_training.ipynb #4e8a0b76
+def example_lengths(ds) -> np.ndarray:
+    "Tokens per training example, for length-grouped batches: its `input_ids`, or the sum of its `*_input_ids` (a preference pair's two sequences)."
+    cols = ["input_ids"] if "input_ids" in ds.column_names else [c for c in ds.column_names if c.endswith("_input_ids")]
+    if not cols: raise BasemodelError(f"the training set has no input_ids column (columns: {ds.column_names})")
+    return np.sum([[len(x) for x in ds[c]] for c in cols], 0)
+
 def start_loop(model, train_ds, collator, cfg:"TrainConfig", run_dir, eval_fn=None, tokenizer=None, loss_fn=None,
                callbacks:list|None=None, saved:dict|None=None, acc=None) -> Loop:
     "Everything `fit` needs: the model on its device, the optimizer and schedule; from `saved` (a checkpoint) when resuming."
@@ -409,7 +419,7 @@ def start_loop(model, train_ds, collator, cfg:"TrainConfig", run_dir, eval_fn=No
     if cfg.reuse_host_memory and device.type == "cpu": reuse_host_memory()
     ddp = acc.prepare_model(model) if acc else model  # DistributedDataParallel under several processes
     loop = Loop(model, ddp, torch.compile(ddp) if cfg.compile else ddp, optimizer, scheduler, scaler, cfg, folder, device,
-                amp_dtype, acc, train_ds, collator, np.array([len(x) for x in train_ds["input_ids"]]), micro_per_epoch,
+                amp_dtype, acc, train_ds, collator, example_lengths(train_ds), micro_per_epoch,
                 total_steps, eval_fn, tokenizer, loss_fn, list(callbacks or []), TrainState())
     if saved is not None: restore(loop, saved)
     return loop
@@ -444,9 +454,10 @@ def grad_sync(loop:Loop, sync:bool):
     return loop.acc.no_sync(loop.ddp) if loop.acc and not sync else contextlib.nullcontext()
 
 def compute_loss(loop:Loop, batch:dict) -> torch.Tensor:
-    "The batch's loss: the model's own (from `labels`), or `loss_fn(logits, batch)`."
+    "The batch's loss: the model's own (from `labels`), or `loss_fn(logits, batch)` (the model is not given `labels`, nor the loss's own `batch_keys`)."
     if loop.loss_fn is None: return loop.fmodel(**batch).loss
-    return loop.loss_fn(loop.fmodel(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch)
+    skip = {"labels", *getattr(loop.loss_fn, "batch_keys", ())}
+    return loop.loss_fn(loop.fmodel(**{k: v for k, v in batch.items() if k not in skip}).logits, batch)
 
 def backward_micro_batch(loop:Loop, batch:dict) -> None:
     "Forward and backward one micro-batch (and its adversarial pass), scaled by 1 / grad_accum; counts it in the state and the throughput."
