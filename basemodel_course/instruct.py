@@ -482,12 +482,13 @@ def preference_metrics(
     beta:float=0.1, # the run's beta (the rewards' scale)
     n_resamples:int=1000, # bootstrap resamples of pairs
 ) -> dict:
-    "Preference accuracy of the policy and of the reference (log-probability ranking), reward accuracy and margin, with CIs."
+    "Preference accuracy of the policy and of the reference (log-probability ranking) and their paired difference, reward accuracy and margin, with CIs."
     pc, pr, rc, rr = (np.asarray(a, dtype=float) for a in (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps))
     rw, rl = beta * (pc - rc), beta * (pr - rr)
     idx = resample_indices(len(pc), n_resamples, 0)
     return {"reward_accuracy": mean_entry(rw > rl, idx), "reward_margin": mean_entry(rw - rl, idx),
-            "policy_ranks_chosen_higher": mean_entry(pc > pr, idx), "reference_ranks_chosen_higher": mean_entry(rc > rr, idx)}
+            "policy_ranks_chosen_higher": mean_entry(pc > pr, idx), "reference_ranks_chosen_higher": mean_entry(rc > rr, idx),
+            "ranking_gain": mean_entry((pc > pr).astype(float) - (rc > rr), idx)}  # paired: the policy's ranking accuracy minus the reference's
 
 @torch.no_grad()
 def sampled_kl(
@@ -576,9 +577,7 @@ def evaluate_preferences(
     if reference is not None: rc, rr = reference_logps(reference, enc, collator, batch_size)
     elif all(k in enc.column_names for k in REF_KEYS): rc, rr = (np.asarray(enc[k], dtype=float) for k in REF_KEYS)
     else: raise BasemodelError(f"{task} / {split}: scoring preference pairs needs the reference model or its log-probabilities ({', '.join(REF_KEYS)})")
-    idx = resample_indices(len(pc), n_resamples, 0)
     m = preference_metrics(pc, pr, rc, rr, beta, n_resamples)
-    m["ranking_gain"] = mean_entry((pc > pr).astype(float) - (rc > rr), idx)  # paired: the policy's ranking accuracy minus the reference's
     rep = {"task": task, "split": split, "n": len(pc), "beta": beta, "metrics": m}
     if reference is not None and prompts:
         tok = collator.tokenizer

@@ -291,9 +291,10 @@ class PreferenceTuning:
         "Every pair's reference log-probabilities, from the model as built (it is the reference until the first update), as columns."
         device = get_device(config.train.device)
         amp = autocast_dtype(config.train.precision, device)  # as the loop's evaluations and forward passes run
+        model.to(device)
         out = {}
         for s, ds in enc.items():
-            rc, rr = reference_logps(model.to(device), ds, collator, 4, amp, desc=f"reference log-probabilities ({s})")
+            rc, rr = reference_logps(model, ds, collator, 4, amp, desc=f"reference log-probabilities ({s})")
             out[s] = ds.add_column(REF_KEYS[0], rc.tolist()).add_column(REF_KEYS[1], rr.tolist())
         return DatasetDict(out)
     def loss(self, config): return DPOObjective(config.train.dpo_beta, config.train.dpo_label_smoothing)
@@ -505,12 +506,12 @@ def prepare_run(config:RunConfig, resume:bool, overwrite:bool, recorded:RunMetad
     label_names = kind.label_names(data.raw)
     if recorded is not None and not allow_changed_data: check_same_data(data, recorded, label_names, folder)
     model, tok = build_model(config, kind, label_names)
-    enc = kind.encode(data.raw, tok, config.data)
-    if hasattr(kind, "prepare"): enc = kind.prepare(model, enc, kind.collator(tok), config)  # e.g. DPO's reference log-probabilities
+    enc, collator = kind.encode(data.raw, tok, config.data), kind.collator(tok)
+    if hasattr(kind, "prepare"): enc = kind.prepare(model, enc, collator, config)  # e.g. DPO's reference log-probabilities
     prepare_folder(folder, resume, overwrite, acc)
     meta = recorded or RunMetadata(data.source, label_names, data.report_split, data.sizes(), versions(),
                                    acc.num_processes if acc else 1, data.hashes())
-    return RunSetup(config, data, kind, label_names, model, tok, enc, kind.collator(tok), folder, meta)
+    return RunSetup(config, data, kind, label_names, model, tok, enc, collator, folder, meta)
 
 def card(folder:RunFolder) -> None:
     "Write the run's model card; a folder the card cannot describe (a 0.0.1 config.json) gets a printed line instead, not a failed run."
