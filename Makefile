@@ -36,15 +36,15 @@ test-pytest:
 ## with the benchmark data (BASEMODEL_DATA): again the notebooks whose code takes another path with it (02_data reads
 ## every local copy; chapter 03 trains on WNUT-17 instead of the tiny template set; their executed copies replace the
 ## newcomer's in _exec/, so the site shows WNUT-17) and every test marked shared_data, then the docs. The notebooks
-## (one after the other) and the tests run side by side, one core each: each half alone would leave a core idle. Chapters 04 and
-## 05 only swap the task's name (sst2 for rotten_tomatoes), whose loading 02_data runs, so they run once, in make test.
+## (one after the other, a minute or two) and the tests (two workers, about five minutes of one core) run side by side:
+## one test worker would leave a core idle most of the time. Chapters 04, 05 and 07 only swap the task's name (sst2 for rotten_tomatoes), whose loading 02_data runs, so they run once, in make test.
 DATA_NOTEBOOKS = api/02_data course/03_token_classification
 test-data: setup
 	@test -n "$(BASEMODEL_DATA)" || { echo "make test-data: set BASEMODEL_DATA to the benchmark data folder"; exit 2; }
 	@test -d _exec || $(MAKE) execute
 	for nb in $(DATA_NOTEBOOKS); do cp nbs/$$nb.ipynb _exec/$$nb.ipynb; done
 	$(PARALLEL) .venv/bin/python scripts/execute.py _exec --n-workers 0 --file-re '^(02_data|03_token_classification)\.ipynb$$' & nbs=$$!; \
-	  $(PARALLEL) .venv/bin/pytest -p no:xdist --durations=5 -m shared_data tests; tests=$$?; \
+	  $(PARALLEL) .venv/bin/pytest -n 2 --durations=8 -m shared_data tests; tests=$$?; \
 	  wait $$nbs; notebooks=$$?; echo "test-data: notebooks exit $$notebooks, tests exit $$tests"; \
 	  test $$notebooks = 0 && test $$tests = 0
 	$(MAKE) docs

@@ -226,7 +226,7 @@ class RunFolder:
     TENSORBOARD:ClassVar[str] = "tensorboard"
     DEPLOY:ClassVar[str] = "deploy"
     # what a run folder may hold: anything else in it is not ours, and `--overwrite` will not delete it
-    ENTRIES:ClassVar[tuple] = (CONFIG, LOG, CHECKPOINT, MODEL, ADAPTER, LOCK, PROBES, TENSORBOARD, DEPLOY, "metrics.json", "metrics-*.json", "*.png",
+    ENTRIES:ClassVar[tuple] = (CONFIG, LOG, CHECKPOINT, MODEL, ADAPTER, LOCK, PROBES, TENSORBOARD, DEPLOY, "metrics.json", "metrics-*.json", "*.png", "generations*.jsonl",
                            f".{CHECKPOINT}.*", f".{MODEL}.*", f".{ADAPTER}.*", f".{DEPLOY}.*", ".*.tmp")  # and the temporary names of atomic writes
     config:ClassVar = _InRun(CONFIG) # the configuration and metadata
     log:ClassVar = _InRun(LOG) # training and evaluation records

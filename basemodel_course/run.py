@@ -38,7 +38,7 @@ from .data import (TaskSpec, TokenCollator, get_task, load_task, make_collator, 
 from .evaluation import (evaluate_classifier, evaluate_tagger, format_report, plot_confusion_matrix,
                                          plot_per_type_f1, plot_training_curves)
 from .instruct import (REF_KEYS, DPOObjective, PairCollator, PreferencePair, chat_example, evaluate_lm,
-                                       evaluate_preferences, preference_example, reference_logps)
+                                       evaluate_preferences, plot_preference_margins, preference_example, reference_logps)
 from .models import DEFAULT_MODEL, SMOLLM2, PeftOptions, count_parameters, load_base_model, merge_lora, refuse_pickles
 from .training import TrainConfig, TrainResult, distributed, load_weights, read_log, save_model, train
 
@@ -287,14 +287,14 @@ class PreferenceTuning:
         return DatasetDict({s: Dataset.from_list([preference_example(tokenizer, PreferencePair(r["prompt"], r["chosen"], r["rejected"]), data.max_length,
                                                                      f"{s} pair {i + 1}") for i, r in enumerate(ds)]) for s, ds in dsd.items()})
     def collator(self, tokenizer): return PairCollator(tokenizer)
-    def prepare(self, model, enc, collator, config):
+    def prepare(self, model, enc, collator, config, progress=True):
         "Every pair's reference log-probabilities, from the model as built (it is the reference until the first update), as columns."
         device = get_device(config.train.device)
         amp = autocast_dtype(config.train.precision, device)  # as the loop's evaluations and forward passes run
         model.to(device)
         out = {}
         for s, ds in enc.items():
-            rc, rr = reference_logps(model, ds, collator, 4, amp, desc=f"reference log-probabilities ({s})")
+            rc, rr = reference_logps(model, ds, collator, 4, amp, desc=f"reference log-probabilities ({s})" if progress else None)
             out[s] = ds.add_column(REF_KEYS[0], rc.tolist()).add_column(REF_KEYS[1], rr.tolist())
         return DatasetDict(out)
     def loss(self, config): return DPOObjective(config.train.dpo_beta, config.train.dpo_label_smoothing)
@@ -306,7 +306,9 @@ class PreferenceTuning:
         reference = load_base_model(config.model.name, self.head)[0].to(device).eval()  # scored like the policy, in the same precision
         return evaluate_preferences(model, enc, collator, task, split, beta, reference, raw["prompt"], n_resamples,
                                     n_generations=self.n_generations, batch_size=batch_size or 4)
-    def plot(self, report, folder, split): InstructionTuning.plot(self, report, folder, split)
+    def plot(self, report, folder, split):
+        InstructionTuning.plot(self, report, folder, split)
+        if report.get("pairs"): plot_preference_margins(report, folder.plot("preference_margins", split))
 
 # %% ../nbs/api/06_run.ipynb #6b1f0a17
 RUN_KINDS: dict[str, RunKind] = {}
@@ -499,7 +501,7 @@ class RunSetup:
     folder:RunFolder
     meta:RunMetadata
 
-def prepare_run(config:RunConfig, resume:bool, overwrite:bool, recorded:RunMetadata|None, allow_changed_data:bool, acc) -> RunSetup:
+def prepare_run(config:RunConfig, resume:bool, overwrite:bool, recorded:RunMetadata|None, allow_changed_data:bool, acc, progress:bool=True) -> RunSetup:
     "Load and check the data, build the model and encode the splits, then make the folder ready (nothing is written before)."
     folder, data = RunFolder(config.out), load_run_data(config.data)
     kind = run_kind(data.spec, config.data.objective)
@@ -507,7 +509,7 @@ def prepare_run(config:RunConfig, resume:bool, overwrite:bool, recorded:RunMetad
     if recorded is not None and not allow_changed_data: check_same_data(data, recorded, label_names, folder)
     model, tok = build_model(config, kind, label_names)
     enc, collator = kind.encode(data.raw, tok, config.data), kind.collator(tok)
-    if hasattr(kind, "prepare"): enc = kind.prepare(model, enc, collator, config)  # e.g. DPO's reference log-probabilities
+    if hasattr(kind, "prepare"): enc = kind.prepare(model, enc, collator, config, progress)  # e.g. DPO's reference log-probabilities
     prepare_folder(folder, resume, overwrite, acc)
     meta = recorded or RunMetadata(data.source, label_names, data.report_split, data.sizes(), versions(),
                                    acc.num_processes if acc else 1, data.hashes())
@@ -559,7 +561,7 @@ def run_training(
     acc = distributed(config.train.device)  # under `accelerate launch`: one of several processes; only the main one writes
     main = acc is None or acc.is_main_process
     if acc: config.out = broadcast_object_list([config.out])[0]  # one run folder, even if the clocks' seconds differ
-    setup = prepare_run(config, resume, overwrite, recorded, allow_changed_data, acc)  # bad input stops here, before any write
+    setup = prepare_run(config, resume, overwrite, recorded, allow_changed_data, acc, progress)  # bad input stops here, before any write
     with disk_errors(setup.folder.root, f"free some space, then --resume {setup.folder.root}"), RunLock(setup.folder) if main else contextlib.nullcontext():
         if main and not resume: write_run_config(setup.folder, config, setup.meta)
         return train_and_report(setup, resume, progress, callbacks, main)

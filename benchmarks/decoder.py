@@ -33,7 +33,7 @@ def run_one(row:str, a) -> dict:
     from basemodel_course.data import load_task
     from basemodel_course.evaluation import classification_metrics
     from basemodel_course.generation import TEMPLATE, completion_dataset, format_prompt, label_logprobs, lm_loss, pick_shots
-    from basemodel_course.models import SMOLLM2, count_parameters, load_base_model, prepare_peft, smollm2_gguf
+    from basemodel_course.models import count_parameters, load_base_model, prepare_peft, smollm2_gguf
     from basemodel_course.training import TrainConfig, train
     from transformers import DataCollatorForSeq2Seq
     transformers.logging.set_verbosity_error()
@@ -45,7 +45,8 @@ def run_one(row:str, a) -> dict:
     dev, tr = dsd["validation"], dsd["train"]
     if a.max_dev: dev = dev.shuffle(seed=0).select(range(min(a.max_dev, len(dev))))  # smoke tests only; reported runs score all 872
     t0 = time.perf_counter()
-    model, tok = load_base_model(SMOLLM2, "causal-lm")
+    gguf = smollm2_gguf()  # from the GGUF file itself (not the cached folder), so that load_s is the dequantisation's cost
+    model, tok = load_base_model(str(gguf.parent), "causal-lm", gguf_file=gguf.name)
     load_s = time.perf_counter() - t0
     rss_after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     shots = pick_shots(tr["text"], tr["label"], LABEL_WORDS, a.k, seed=a.seed) if row == "few_shot" else ()

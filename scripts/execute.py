@@ -16,7 +16,7 @@ from pathlib import Path
 # torch 2.13.0+cpu); 06_trust, 09_probes and 10_explain were measured on a 2-core EPYC with AVX512-BF16 and scaled by
 # 3.4, chapter 04's ratio between the two machines. Only the order matters; a notebook not listed counts as short.
 MEASURED = {"06_trust": 1100, "04_peft": 771, "05_decoders": 477, "09_probes": 340, "10_explain": 250,
-            "02_sequence_classification": 176, "11_deploy": 150, "06_run": 122, "07_cli": 112, "03_token_classification": 55}
+            "02_sequence_classification": 176, "07_instructions": 170, "11_deploy": 150, "06_run": 122, "07_cli": 112, "03_token_classification": 55}
 
 
 def order(files):
