@@ -13,6 +13,7 @@ import inspect
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -115,6 +116,15 @@ def smollm2_folder() -> Path:
     finally: shutil.rmtree(tmp, ignore_errors=True)  # another process moved its copy into place first: ours goes
     return dest
 
+def _smollm2_source() -> tuple[str, str|None]:
+    "(folder, gguf_file) to load SmolLM2 from: the cached folder, or the GGUF file itself where the cache cannot be written."
+    try: return str(smollm2_folder()), None
+    except OSError as e:
+        warnings.warn(f"could not keep a dequantised SmolLM2 in the cache ({e}); loading the GGUF file directly, which is slower "
+                      f"(set BASEMODEL_CACHE to a writable folder)")
+        g = smollm2_gguf()
+        return str(g.parent), g.name
+
 def load_base_model(
     name_or_path:str|None=None, # see `resolve_model`
     task:str="classification", # a key of `HEADS`
@@ -127,7 +137,7 @@ def load_base_model(
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     "A pretrained transformers model with the head for `task`, plus its tokenizer."
     if task not in HEADS: raise BasemodelError(f"unknown model task '{task}'; choose one of {list(HEADS)}")
-    src = resolve_model(name_or_path)
+    src, gguf_file = _smollm2_source() if name_or_path == SMOLLM2 and gguf_file is None else (resolve_model(name_or_path), gguf_file)
     refuse_pickles(src)
     kw = {"trust_remote_code": trust_remote_code}
     if gguf_file: kw["gguf_file"] = gguf_file
