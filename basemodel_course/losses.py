@@ -240,7 +240,8 @@ class PooledWindowLoss:
     batch_keys = ("doc_index",)  # not passed to the model
     def __call__(self, logits:torch.Tensor, batch:dict) -> torch.Tensor:
         y = batch["labels"]
-        return F.cross_entropy(pool_windows(logits, batch["doc_index"], len(y)).float(), y)
+        pooled = pool_windows(logits, batch["doc_index"], len(y))
+        return F.cross_entropy(pooled.float() if pooled.dtype in (torch.float16, torch.bfloat16) else pooled, y)  # half precision: the loss in float32
 
 # %% ../nbs/api/01_losses.ipynb #0ff04718
 def causal_lm_loss(

@@ -181,7 +181,10 @@ def make_run_config(
     task_defaults = {"metric": kind.metric, **spec.defaults, **getattr(kind, "defaults", {})}  # the objective's defaults over the task's
     default_model = getattr(kind, "default_model", None)  # a kind whose base model is not the library's encoder
     if default_model and not (model or {}).get("name"): model = {**(model or {}), "name": default_model}
-    train_defaults = {k: v for k, v in task_defaults.items() if k not in data_fields}
+    model_fields = {f.name for f in fields(ModelConfig)} - {"name"}
+    model_defaults = {k: v for k, v in task_defaults.items() if k in model_fields}  # e.g. imdb's attention dropout
+    if model_defaults: model = {**model_defaults, **(model or {})}
+    train_defaults = {k: v for k, v in task_defaults.items() if k not in data_fields | model_fields}
     if peft_opts.default_lr is not None: train_defaults["lr"] = peft_opts.default_lr  # few trained parameters: larger steps
     data_defaults = {k: v for k, v in task_defaults.items() if k in data_fields}
     config = RunConfig(DataConfig.from_dict({**data_defaults, **data}).absolute(), ModelConfig.from_dict(model or {}), peft_opts,
