@@ -35,13 +35,13 @@ def accuracy_entry(pred:np.ndarray, y:np.ndarray) -> dict:
     return {"accuracy": float(correct.mean()), "ci": [float(lo), float(hi)]}
 
 
-def score_readers(model, tok, test, max_length:int, batch_size:int) -> dict:
+def score_readers(model, tok, test, max_length:int, batch_size:int, head_tokens:int=128) -> dict:
     "The test accuracy of `model` for each reader (and each chunk aggregate)."
     from basemodel_course.data import LongText, make_collator, tokenize_dataset
     from basemodel_course.evaluation import AGGREGATES, aggregate_windows, document_labels, predict
     out = {}
     for reader in READERS:
-        enc = tokenize_dataset(test, tok, max_length=max_length, long=LongText(reader))
+        enc = tokenize_dataset(test, tok, max_length=max_length, long=LongText(reader, head_tokens=head_tokens))
         t0 = time.perf_counter()
         logits, labels = predict(model, enc, make_collator(tok), batch_size=batch_size)
         wall = time.perf_counter() - t0
@@ -63,11 +63,11 @@ def run_strategy(name:str, train_raw, val_raw, test_raw, a) -> dict:
     truncation, chunk_train = STRATEGIES[name]
     model, tok = load_base_model(None, "classification", label_names=["negative", "positive"], seed=a.seed)
     set_attention_dropout(model, 0.0)
-    enc = tokenize_dataset(train_raw, tok, max_length=a.max_length, long=LongText(truncation))
+    enc = tokenize_dataset(train_raw, tok, max_length=a.max_length, long=LongText(truncation, head_tokens=a.head_tokens))
     if truncation == "chunk": enc = nest_windows(enc) if chunk_train == "pooled" else enc.remove_columns("doc")
     curve, eval_fn = [], None
     if name == "head_tail" and a.curve_every:
-        val_enc = tokenize_dataset(val_raw, tok, max_length=a.max_length, long=LongText("head_tail"))
+        val_enc = tokenize_dataset(val_raw, tok, max_length=a.max_length, long=LongText("head_tail", head_tokens=a.head_tokens))
         def dev_accuracy(m):
             lg, y = predict(m, val_enc, make_collator(tok), batch_size=a.eval_batch_size)
             curve.append(float((lg.argmax(-1) == y).mean())); return {"accuracy": curve[-1]}
@@ -82,7 +82,7 @@ def run_strategy(name:str, train_raw, val_raw, test_raw, a) -> dict:
     finally: shutil.rmtree(out, ignore_errors=True)
     train_s = time.perf_counter() - t0
     model.eval()
-    with torch.inference_mode(): scores = score_readers(model, tok, test_raw, a.max_length, a.eval_batch_size)
+    with torch.inference_mode(): scores = score_readers(model, tok, test_raw, a.max_length, a.eval_batch_size, a.head_tokens)
     row = {"strategy": name, "truncation": truncation, "chunk_train": chunk_train, "train_reviews": len(train_raw),
            "train_rows": len(enc), "optimizer_steps": res.global_step, "train_s": round(train_s, 1), "scores": scores}
     if curve: row["learning_curve"] = {"every_steps": a.curve_every, "reviews_per_step": 16, "validation_reviews": len(val_raw),
@@ -124,6 +124,7 @@ def main(argv=None):
     p.add_argument("--full", action="store_true", help="all 22,500 training and 25,000 test reviews")
     p.add_argument("--only", nargs="*", choices=list(STRATEGIES), default=None, help="train these strategies only")
     p.add_argument("--max-length", type=int, default=512); p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--head-tokens", type=int, default=128, help="head_tail: word pieces kept from the start (default 128)")
     p.add_argument("--seed", type=int, default=42); p.add_argument("--eval-batch-size", type=int, default=32)
     p.add_argument("--curve-every", type=int, default=10, help="head_tail run: validation accuracy every N steps (0: none)")
     p.add_argument("--progress", action="store_true"); p.add_argument("--data-dir", default=None)
@@ -137,7 +138,7 @@ def main(argv=None):
     pick = lambda ds, n: ds if a.full else ds.shuffle(seed=a.seed).select(range(min(n, len(ds))))
     train_raw, test_raw, val_raw = pick(dsd["train"], a.train), pick(dsd["test"], a.test), dsd["validation"].shuffle(seed=a.seed).select(range(300))
     res = {"command": command_line(__file__, argv), "machine": machine_info(), "train_reviews": len(train_raw), "test_reviews": len(test_raw),
-           "max_length": a.max_length, "lr": a.lr, "rows": []}
+           "max_length": a.max_length, "head_tokens": a.head_tokens, "lr": a.lr, "rows": []}
     t0 = time.perf_counter()
     for name in a.only or list(STRATEGIES):
         print(f"{name} ...", flush=True)

@@ -79,8 +79,8 @@ def sdpa_kernels(model, batch) -> list[str]:
     return sorted({e.key for e in p.key_averages() if "scaled_dot_product" in e.key or "_attention" in e.key and e.key.startswith("aten::_")})
 
 
-def option_row(name:str, steps:int, data_dir) -> dict:
-    "One option set at exactly 16 x 512 tokens per batch, in this fresh process."
+def option_row(name:str, steps:int, data_dir, shape=(16, 512)) -> dict:
+    "One option set at exactly `shape` (16 x 512) tokens per batch, in this fresh process."
     dropout, reuse, ckpt = OPTION_ROWS[name]
     import torch
     from basemodel_course.data import make_collator, tokenize_dataset
@@ -88,11 +88,12 @@ def option_row(name:str, steps:int, data_dir) -> dict:
     applied = reuse_host_memory() if reuse else False
     train, _ = _imdb(data_dir, 2000, 0, 0)
     model, tok = _model(dropout)
-    enc = tokenize_dataset(train, tok, max_length=512)
-    long = [i for i, x in enumerate(enc["input_ids"]) if len(x) == 512][:16 * (steps + 1)]
-    if len(long) < 16 * (steps + 1): raise SystemExit(f"only {len(long)} reviews of 512+ tokens in the sample")
+    B, L = shape
+    enc = tokenize_dataset(train, tok, max_length=L)
+    long = [i for i, x in enumerate(enc["input_ids"]) if len(x) == L][:B * (steps + 1)]
+    if len(long) < B * (steps + 1): raise SystemExit(f"only {len(long)} reviews of {L}+ tokens in the sample")
     coll = make_collator(tok)
-    batches = [coll([enc[i] for i in long[j:j + 16]]) for j in range(0, len(long), 16)]
+    batches = [coll([enc[i] for i in long[j:j + B]]) for j in range(0, len(long), B)]
     if ckpt: enable_gradient_checkpointing(model)
     opt = make_optimizer(model, TrainConfig(lr=5e-5)); model.train()
     dt = _precision()
@@ -104,8 +105,8 @@ def option_row(name:str, steps:int, data_dir) -> dict:
     for b in batches[1:]:
         t = time.perf_counter(); step(b); times.append(time.perf_counter() - t)
     row = {"name": name, "attention_dropout": dropout, "reuse_host_memory": applied, "gradient_checkpointing": ckpt,
-           "precision": "bf16" if dt else "fp32", "batch": [16, 512], "steps": len(times), "step_s": sum(times) / len(times),
-           "samples_per_s": 16 * len(times) / sum(times), **_usage(before, _cpu(), time.perf_counter() - t0)}
+           "precision": "bf16" if dt else "fp32", "batch": [B, L], "steps": len(times), "step_s": sum(times) / len(times),
+           "samples_per_s": B * len(times) / sum(times), **_usage(before, _cpu(), time.perf_counter() - t0)}
     with torch.autocast("cpu", dtype=dt, enabled=dt is not None): row["sdpa_kernels"] = sdpa_kernels(model, batches[0])
     return row
 
@@ -152,7 +153,8 @@ def train_row(name:str, n_train:int, n_test:int, data_dir, seed:int=42) -> dict:
 
 
 def format_tables(res:dict) -> str:
-    lines = ["### Options at 16 x 512 tokens per batch", "",
+    B, L = res["option_rows"][0]["batch"]
+    lines = [f"### Options at {B} x {L} tokens per batch", "",
              "| setting | s / step | samples/s | peak RSS (GB) | system share of CPU time | minor faults / step | SDPA kernel |", "|---|---|---|---|---|---|---|"]
     for r in res["option_rows"]:
         lines.append(f"| {r['name']} | {r['step_s']:.1f} | {r['samples_per_s']:.2f} | {r['peak_rss_mb'] / 1024:.2f} | {100 * r['sys_share']:.1f}% "
@@ -174,13 +176,14 @@ def main(argv=None):
     p.add_argument("--train", type=int, default=320, help="training reviews for the training rows")
     p.add_argument("--test", type=int, default=400, help="test reviews scored after each training row")
     p.add_argument("--only", choices=("options", "training"), default=None, help="run one group of rows only")
+    p.add_argument("--shape", type=int, nargs=2, default=[16, 512], metavar=("BATCH", "LENGTH"), help="the option rows' batch (default 16 512)")
     p.add_argument("--data-dir", default=None, help="folder with imdb/ (default: $BASEMODEL_DATA)")
     p.add_argument("--out", default=str(RESULTS/"long_inputs.json"))
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.one:
-        emit_row(option_row(a.one, a.steps, a.data_dir) if a.one in OPTION_ROWS else train_row(a.one, a.train, a.test, a.data_dir)); return
-    args = ["--steps", a.steps, "--train", a.train, "--test", a.test] + (["--data-dir", a.data_dir] if a.data_dir else [])
+        emit_row(option_row(a.one, a.steps, a.data_dir, a.shape) if a.one in OPTION_ROWS else train_row(a.one, a.train, a.test, a.data_dir)); return
+    args = ["--steps", a.steps, "--train", a.train, "--test", a.test, "--shape", *a.shape] + (["--data-dir", a.data_dir] if a.data_dir else [])
     t0 = time.perf_counter()
     res = {"command": command_line(__file__, argv), "machine": machine_info(), "option_rows": [], "train_rows": []}
     if a.only in (None, "options"): res["option_rows"] = [r for _, r in run_rows(__file__, list(OPTION_ROWS), args)]

@@ -121,3 +121,32 @@ def test_sft_tasks_benchmark_smoke(tmp_path, shared_data):
         for k in ("before", "after", "difference"): lo, hi = r[k]["ci95"]; assert lo <= r[k]["value"] <= hi
         assert abs(r["after"]["value"] - r["before"]["value"] - r["difference"]["value"]) < 1e-9
     assert (tmp_path/"run"/"generations.jsonl").exists() and "| wnut17 | yes | 4 |" in (tmp_path/"sft.md").read_text()
+
+
+def test_long_inputs_benchmark_smoke(tmp_path, shared_data):
+    "One option row (at 4 x 64 tokens) and one training row of each loop, each in its own process, as the full run does."
+    rows = {}
+    for name in ("attention dropout 0 + reuse (imdb default)", "HF Trainer tuned", "ours (imdb defaults)"):
+        r = run_benchmark("long_inputs.py", "--one", name, "--steps", "1", "--shape", "4", "64", "--train", "16", "--test", "8",
+                          "--data-dir", shared_data)
+        rows[name] = json.loads([l for l in r.stdout.splitlines() if l.startswith("ROW ")][-1][4:])
+    opt = rows["attention dropout 0 + reuse (imdb default)"]
+    assert opt["batch"] == [4, 64] and opt["reuse_host_memory"] and opt["attention_dropout"] == 0.0 and opt["peak_rss_mb"] > 0
+    assert any("flash" in k for k in opt["sdpa_kernels"]), opt["sdpa_kernels"]  # dropout 0: the fused kernel runs
+    for name in ("HF Trainer tuned", "ours (imdb defaults)"):
+        t = rows[name]
+        assert t["train_reviews"] == 16 and t["optimizer_steps"] == 1 and t["test_reviews"] == 8 and 0 <= t["test_accuracy"] <= 1, t
+    assert rows["ours (imdb defaults)"]["reuse_host_memory"] and not rows["HF Trainer tuned"]["reuse_host_memory"]
+
+
+def test_imdb_strategies_benchmark_smoke(tmp_path, shared_data):
+    out = tmp_path/"strategies.json"
+    run_benchmark("imdb_strategies.py", "--train", "16", "--test", "8", "--only", "head_tail", "chunk (pooled loss)", "--curve-every", "1",
+                  "--max-length", "64", "--head-tokens", "16", "--data-dir", shared_data, "--out", out)
+    res = json.loads(out.read_text())
+    assert_machine(res["machine"]); assert [r["strategy"] for r in res["rows"]] == ["head_tail", "chunk (pooled loss)"]
+    for r in res["rows"]:
+        assert set(r["scores"]) == {"head", "head_tail", "chunk, mean_logits", "chunk, mean_probs", "chunk, max"}
+        assert r["scores"]["chunk, mean_logits"]["rows"] > 8  # reviews longer than one window of 62 word pieces
+    assert len(res["rows"][0]["learning_curve"]["accuracy"]) == res["rows"][0]["optimizer_steps"]
+    assert out.with_suffix(".png").exists() and "| head_tail |" in out.with_suffix(".md").read_text()
