@@ -79,3 +79,22 @@ def test_the_sidebar_lists_every_notebook_once():
 def test_the_browser_check_knows_a_page_with_math(tmp_path, text, has_math):
     (tmp_path/"p.html").write_text(text)
     assert browser_check.page_has_math(tmp_path/"p.html") == has_math
+
+
+@pytest.mark.parametrize("path", sorted((ROOT/"nbs").rglob("*.ipynb")), ids=lambda p: str(p.relative_to(ROOT/"nbs")))
+def test_cells_the_docs_build_runs_alone_hold_only_imports(path):
+    """The docs build (nbdev's exec_show_docs) runs only a notebook's exported cells and its cells that import, in a
+    fresh kernel; a cell that imports and also computes runs there without the cells before it, and fails the build
+    although nbdev-test passed. nbdev's own rule picks the cells; each must be an export or nothing but imports."""
+    import ast, warnings
+    from nbdev.process import NBProcessor
+    from nbdev.processors import _do_eval, _show_docs, add_show_docs
+    nb = NBProcessor(path).nb
+    add_show_docs(nb).begin()  # sets has_docs_: the docs build runs cells only in notebooks that export or show docs
+    if not nb.has_docs_: return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cells = [c for c in nb.cells if c.cell_type == "code" and not getattr(c, "has_sd", False) and _do_eval(c)]
+    mixed = [c.source.splitlines()[0] for c in cells if not c.directives_.keys() & {"export", "exports", "exporti", "exec_doc"}
+             and not _show_docs(c.parsed_()) and any(not isinstance(t, (ast.Import, ast.ImportFrom)) for t in c.parsed_())]
+    assert not mixed, f"{path.name}: cells that import and compute (the docs build runs them alone; split the imports off): {mixed}"
