@@ -1,11 +1,15 @@
 """The docs build (scripts/docs.py) holds the pages to what the notebooks produce: a drawing cell without a figure
 fails the build, links between notebooks become page names or fail, directives are read and never shown. The
 browser check (scripts/browser_check.py) runs on the real preview in `make docs`; here its pieces are tested alone."""
+import ast
 import json
 import sys
+import warnings
 
 import nbformat
 import pytest
+from nbdev.process import NBProcessor
+from nbdev.processors import _do_eval, _show_docs, add_show_docs
 from nbdev.test import test_nb as run_notebook
 
 from conftest import ROOT
@@ -86,15 +90,12 @@ def test_cells_the_docs_build_runs_alone_hold_only_imports(path):
     """The docs build (nbdev's exec_show_docs) runs only a notebook's exported cells and its cells that import, in a
     fresh kernel; a cell that imports and also computes runs there without the cells before it, and fails the build
     although nbdev-test passed. nbdev's own rule picks the cells; each must be an export or nothing but imports."""
-    import ast, warnings
-    from nbdev.process import NBProcessor
-    from nbdev.processors import _do_eval, _show_docs, add_show_docs
     nb = NBProcessor(path).nb
-    add_show_docs(nb).begin()  # sets has_docs_: the docs build runs cells only in notebooks that export or show docs
+    add_show_docs(nb).begin()  # sets has_docs_ (and adds show_doc cells): the docs build runs cells only where it is set
     if not nb.has_docs_: return
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # nbdev warns about exactly the cells this test names
         warnings.simplefilter("ignore")
-        cells = [c for c in nb.cells if c.cell_type == "code" and not getattr(c, "has_sd", False) and _do_eval(c)]
+        cells = [c for c in nb.cells if c.cell_type == "code" and _do_eval(c)]
     mixed = [c.source.splitlines()[0] for c in cells if not c.directives_.keys() & {"export", "exports", "exporti", "exec_doc"}
-             and not _show_docs(c.parsed_()) and any(not isinstance(t, (ast.Import, ast.ImportFrom)) for t in c.parsed_())]
+             and not _show_docs(trees := c.parsed_()) and any(not isinstance(t, (ast.Import, ast.ImportFrom)) for t in trees)]
     assert not mixed, f"{path.name}: cells that import and compute (the docs build runs them alone; split the imports off): {mixed}"
